@@ -1,0 +1,41 @@
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { sandboxStartCommand } from "./commands/sandbox-start.js";
+
+const { version } = JSON.parse(
+  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
+) as { version: string };
+
+/**
+ * Builds the whole command tree. Command files only declare flags; their implementations are
+ * imported inside the actions, so `acontext --help` loads nothing but commander.
+ */
+export function buildProgram(): Command {
+  const program = new Command("acontext")
+    .description("Sandboxes and disks for AI agents: the Acontext developer CLI")
+    .version(version, "-v, --version")
+    .enablePositionalOptions();
+
+  program
+    .command("sandbox")
+    .description("run sandbox backends and work with sandboxes")
+    .addCommand(sandboxStartCommand());
+
+  applyToTree(program, (cmd) => {
+    // Throw instead of exiting, so the one error boundary in main() decides the exit code.
+    cmd.exitOverride();
+    if (cmd !== program) cmd.showHelpAfterError(`hint: see '${fullName(cmd)} --help'`);
+  });
+  return program;
+}
+
+function applyToTree(cmd: Command, fn: (cmd: Command) => void): void {
+  fn(cmd);
+  for (const sub of cmd.commands) applyToTree(sub, fn);
+}
+
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}

@@ -1,0 +1,57 @@
+// Prerequisites of a sandbox project, checked before installing or starting it.
+import { CliError } from "../cli/errors.js";
+
+/**
+ * An error if `nodeVersion` does not satisfy the project's `engines.node`, else undefined.
+ * `nodeVersion` undefined means no `node` on PATH.
+ */
+export async function checkNodeVersion(
+  required: string | undefined,
+  nodeVersion: string | undefined,
+  projectDisplay: string,
+): Promise<CliError | undefined> {
+  if (!required) return undefined;
+  if (!nodeVersion) {
+    return new CliError(`${projectDisplay} needs Node.js ${required}, but there is no node on PATH`, {
+      hint: "install Node.js (https://nodejs.org) and make sure `node` is on PATH",
+    });
+  }
+  const { default: semver } = await import("semver");
+  if (!semver.validRange(required)) return undefined;
+  if (semver.satisfies(nodeVersion, required, { includePrerelease: true })) return undefined;
+  return new CliError(
+    `${projectDisplay} needs Node.js ${required}, but node on PATH is ${nodeVersion}`,
+    {
+      hint: `install a Node.js that satisfies ${required} (nvm install 22, fnm use 22, or https://nodejs.org) and put it first on PATH`,
+    },
+  );
+}
+
+/** The version of the `node` that the package manager will run (`node --version` on PATH). */
+export async function nodeVersionOnPath(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const { execa } = await import("execa");
+  const result = await execa("node", ["--version"], { env, reject: false, timeout: 30_000 });
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/** Whether a Docker engine answers (`docker info` exits 0). */
+export async function dockerRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
+  const { execa } = await import("execa");
+  const result = await execa("docker", ["info"], { env, reject: false, timeout: 30_000 });
+  return result.exitCode === 0;
+}
+
+/** The message for a Cloudflare project when Docker is not there, with the three ways forward. */
+export function dockerMissingError(port: number, retry: string): CliError {
+  return new CliError(
+    [
+      "Docker is not running (or not installed). The Cloudflare sandbox builds and runs its container",
+      "image with Docker during `wrangler dev`, so wrangler would refuse to start. Either:",
+      "  • start Docker (Docker Desktop, or `sudo systemctl start docker`) and run this again,",
+      "  • use Podman: set WRANGLER_DOCKER_BIN to its path and DOCKER_HOST to its socket, or",
+      `  • pass --no-containers to start the Worker on http://localhost:${port} without containers;`,
+      '    every sandbox call then fails with "Containers have not been enabled for this Durable Object class".',
+    ].join("\n"),
+    { hint: retry },
+  );
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { CancelledError, CliError, UsageError } from "../../src/cli/errors.js";
+import { colorEnabled, debugEnabled } from "../../src/cli/output.js";
+import { buildProgram } from "../../src/cli/program.js";
+import { checkNodeVersion } from "../../src/scaffold/prereqs.js";
+
+describe("colorEnabled", () => {
+  it.each([
+    [{ isTTY: true }, {}, true],
+    [{ isTTY: false }, {}, false],
+    [{ isTTY: true }, { NO_COLOR: "1" }, false],
+    [{ isTTY: true }, { NO_COLOR: "" }, true],
+    [{ isTTY: false }, { FORCE_COLOR: "1" }, true],
+    [{ isTTY: true }, { FORCE_COLOR: "0" }, false],
+    [{ isTTY: true }, { NO_COLOR: "1", FORCE_COLOR: "1" }, false],
+    [{ isTTY: true }, { TERM: "dumb" }, false],
+  ])("%j with %j → %s", (stream, env, expected) => {
+    expect(colorEnabled(stream, env)).toBe(expected);
+  });
+});
+
+describe("debugEnabled", () => {
+  it.each([
+    ["acontext", true],
+    ["acontext:*", true],
+    ["*", true],
+    ["express,acontext", true],
+    ["other", false],
+    ["", false],
+  ])("DEBUG=%j → %s", (value, expected) => {
+    expect(debugEnabled({ DEBUG: value })).toBe(expected);
+  });
+});
+
+describe("errors", () => {
+  it("carry exit codes: 1 failure, 2 usage, 130/143 cancel", () => {
+    expect(new CliError("x").exitCode).toBe(1);
+    expect(new CliError("x", { exitCode: 42 }).exitCode).toBe(42);
+    expect(new UsageError("x", "try y")).toMatchObject({ exitCode: 2, hint: "try y" });
+    expect(new CancelledError().exitCode).toBe(130);
+    expect(new CancelledError("SIGTERM").exitCode).toBe(143);
+  });
+});
+
+describe("buildProgram", () => {
+  it("has only commands that work (no placeholders)", () => {
+    const program = buildProgram();
+    const tree = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())]);
+    expect(tree).toEqual([["sandbox", ["start"]]]);
+  });
+
+  it("declares every sandbox start flag that replaces a prompt", () => {
+    const start = buildProgram().commands[0]!.commands[0]!;
+    const flags = start.options.map((o) => o.long);
+    for (const flag of ["--template", "--name", "--dir", "--pm", "--port", "--yes", "--force", "--install", "--no-install", "--no-containers", "--no-start", "--json"]) {
+      expect(flags).toContain(flag);
+    }
+  });
+
+  it("rejects bad input before running anything", async () => {
+    const program = buildProgram();
+    program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    for (const cmd of program.commands.flatMap((c) => [c, ...c.commands])) {
+      cmd.configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    }
+    await expect(program.parseAsync(["node", "acontext", "sandbox", "start", "--port", "70000"])).rejects.toMatchObject({
+      code: "commander.invalidArgument",
+    });
+    await expect(program.parseAsync(["node", "acontext", "sandbox", "start", "--pm", "pip"])).rejects.toMatchObject({
+      code: "commander.invalidArgument",
+    });
+  });
+});
+
+describe("checkNodeVersion", () => {
+  it.each([
+    [undefined, "v20.20.2", true],
+    [">=22.12.0", "v22.23.3", true],
+    [">=22.12.0", "v20.20.2", false],
+    ["^20.12 || >=22", "v20.20.2", true],
+    ["20.x", "v22.1.0", false],
+    ["not a range", "v20.20.2", true],
+    [">=18", undefined, false],
+  ])("engines %j with node %j ok=%s", async (range, version, ok) => {
+    const error = await checkNodeVersion(range, version, "sandbox/x");
+    expect(error === undefined).toBe(ok);
+    if (error) expect(error.message).toContain(`sandbox/x needs Node.js ${range}`);
+  });
+});
