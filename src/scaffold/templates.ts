@@ -170,9 +170,11 @@ export async function fetchRemoteTemplate(spec: string): Promise<{ dir: string; 
   return { dir, cleanup };
 }
 
-/** giget wraps the real reason ("fetch failed", "git clone exited with code 128") in its message. */
+/** giget's message names the URL; the root cause (ENOTFOUND, ECONNREFUSED, git's exit) is deeper. */
 function causeOf(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  return `${message}${cause}`;
+  let root: unknown = err;
+  while (root instanceof Error && root.cause !== undefined) root = root.cause;
+  const reason = root instanceof Error ? root.message : String(root);
+  return message.includes(reason) ? message : `${message} (${reason})`;
 }

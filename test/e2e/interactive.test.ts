@@ -1,0 +1,125 @@
+// The interactive path, driven through a real pseudo-terminal (util-linux `script`), the way a
+// person at a terminal would answer the prompts.
+import { mkdir, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterEach, describe, expect, it } from "vitest";
+import { portAnswers } from "../../src/scaffold/processes.js";
+import { CLI, copyFixture, freePort, isAlive, stubBin, useTempDirs } from "../helpers/cli.js";
+
+const tempDir = useTempDirs();
+const terminals: Array<{ kill: () => boolean }> = [];
+afterEach(() => {
+  for (const child of terminals.splice(0)) child.kill();
+});
+
+const KEY = { enter: "\r", down: "\x1b[B", ctrlC: "\x03" };
+
+/** Runs the CLI on a pseudo-terminal; `answer` waits for screen text and types keys. */
+function onTerminal(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const child = execa("script", ["-qfec", command, "/dev/null"], {
+    cwd,
+    env: { ...process.env, ...env, TERM: "xterm", COLUMNS: "120", LINES: "40" },
+    extendEnv: false,
+    reject: false,
+    stdin: "pipe",
+    buffer: false,
+  });
+  terminals.push(child);
+  let screen = "";
+  const waiters: Array<() => void> = [];
+  child.stdout!.on("data", (chunk: Buffer) => {
+    screen += chunk.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<void>((resolve) => child.stdout!.once("close", resolve));
+  const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  return {
+    child,
+    screen: plain,
+    /**
+     * Waits until `text` appears after position `from` of the output, types `keys`, and returns
+     * the position just past that text (where to look for the next answer).
+     */
+    async answer(text: string, keys: string, from = 0): Promise<number> {
+      while (!plain().slice(from).includes(text)) {
+        const more = new Promise<void>((resolve) => waiters.push(resolve));
+        await Promise.race([more, closed]);
+        if (!plain().slice(from).includes(text) && child.stdout!.closed) {
+          throw new Error(`terminal closed before "${text}":\n${plain()}`);
+        }
+      }
+      child.stdin!.write(keys);
+      return plain().indexOf(text, from) + text.length;
+    },
+  };
+}
+
+describe("sandbox start on a terminal", () => {
+  it("picks cloudflare (Create), takes the default name and a chosen package manager", async () => {
+    const cwd = await tempDir();
+    const bin = join(cwd, "bin");
+    await mkdir(bin);
+    await stubBin(bin, "pnpm", "exit 0"); // installed, so it is offered next to npm
+    const term = onTerminal(["sandbox", "start", "--no-install", "--no-start", "--json"], cwd, {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
+
+    let at = await term.answer("Select a sandbox project", "", 0);
+    at = await term.answer("cloudflare (Create)", KEY.enter, at);
+    at = await term.answer("Project folder name", KEY.enter, at);
+    // pnpm is detected (installed first), npm is offered second: move down to it and take it.
+    at = await term.answer("Package manager", KEY.down, at);
+    await term.answer("❯ npm", KEY.enter, at);
+    const result = await term.child;
+    term.child.stdin!.end();
+
+    expect(result.exitCode, term.screen()).toBe(0);
+    expect(term.screen()).toMatch(/"packageManager": "npm"/);
+    expect(term.screen()).toMatch(/"packageManagerSource": "prompt"/);
+    expect(await readdir(join(cwd, "sandbox", "cloudflare"))).toContain("wrangler.jsonc");
+  });
+
+  it("lists local projects first, and Ctrl-C at a prompt cancels with exit 130", async () => {
+    const cwd = await tempDir();
+    const first = await execa(process.execPath, [CLI, "sandbox", "start", "--template", "cloudflare", "--name", "mine", "--no-install", "--no-start"], { cwd, reject: false });
+    expect(first.exitCode, first.stderr).toBe(0);
+
+    const term = onTerminal(["sandbox", "start"], cwd, {});
+    await term.answer("mine (Local) – sandbox/mine", KEY.ctrlC, 0);
+    const result = await term.child;
+    term.child.stdin!.end();
+    expect(result.exitCode).toBe(130);
+    expect(term.screen()).toContain("cancelled");
+    expect(term.screen()).not.toMatch(/error|at .*\.js/);
+    expect(await readdir(join(cwd, "sandbox"))).toEqual(["mine"]);
+  });
+
+  it("offers to go on without Docker; a real Ctrl-C on the terminal stops the dev server tree", async () => {
+    const cwd = await tempDir();
+    await copyFixture("dev-project", join(cwd, "sandbox", "dev"));
+    const bin = join(cwd, "bin");
+    await mkdir(bin);
+    await stubBin(bin, "docker", "exit 1");
+    const port = await freePort();
+    const pidFile = join(cwd, "pids");
+    const term = onTerminal(["sandbox", "start", "dev", "--pm", "npm", "--no-install", "--port", String(port)], cwd, {
+      PATH: `${bin}:${process.env.PATH}`,
+      FIXTURE_PID_FILE: pidFile,
+    });
+    let at = await term.answer("Docker is not running", "", 0);
+    at = await term.answer("Start the Worker without containers?", "y\r", at);
+    at = await term.answer(`ready: http://localhost:${port}`, "", at);
+    expect(term.screen()).toContain("--enable-containers=false");
+    const { readFile } = await import("node:fs/promises");
+    const serverPid = Number((await readFile(pidFile, "utf8")).trim());
+    await term.answer("press Ctrl-C to stop", KEY.ctrlC, at);
+    const result = await term.child;
+    term.child.stdin!.end();
+    expect(result.exitCode).toBe(130);
+    expect(term.screen()).toContain("stopped");
+    expect(await isAlive(serverPid)).toBe(false);
+    expect(await portAnswers(port, "127.0.0.1")).toBe(false);
+  });
+});
