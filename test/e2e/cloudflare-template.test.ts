@@ -8,7 +8,7 @@ import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { portAnswers } from "../../src/scaffold/processes.js";
 import { freePort, isAlive, lineWatcher, runCli, spawnCli, useTempDirs } from "../helpers/cli.js";
-import { canRunNode22, node22Dir } from "../helpers/node22.js";
+import { canRunNode22, node22Dir } from "../../scripts/node22.js";
 
 const tempDir = useTempDirs();
 
@@ -67,7 +67,7 @@ describe.skipIf(!canRunNode22())("the bundled cloudflare template, for real", ()
       body: JSON.stringify({ sandbox_id: "e2e-1" }),
     });
     expect(create.status).toBe(500);
-    expect((await create.json()).error).toContain("Containers have not been enabled");
+    expect(((await create.json()) as { error: string }).error).toContain("Containers have not been enabled");
 
     const badBody = await fetch(`http://localhost:${port}/sandbox/create`, { method: "POST", body: "not json" });
     expect(badBody.status).toBe(400);

@@ -6,7 +6,7 @@ import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 import { afterEach } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -52,7 +52,7 @@ export function runCli(args: string[], options: RunOptions) {
 }
 
 /** Starts the CLI and leaves it running; the caller ends it and awaits it. */
-export function spawnCli(args: string[], options: RunOptions): ResultPromise<{ reject: false; buffer: false }> {
+export function spawnCli(args: string[], options: RunOptions) {
   return execa(process.execPath, [CLI, ...args], {
     cwd: options.cwd,
     env: envFor(options),
