@@ -3,7 +3,7 @@
 import { request } from "node:http";
 import { constants } from "node:os";
 import { CliError, EXIT } from "../cli/errors.js";
-import { sayPrefixed } from "../cli/output.js";
+import { debug, sayPrefixed } from "../cli/output.js";
 import { forEachLine, LineTail, portAnswers, sessionMembers, sleep, stopSession } from "./processes.js";
 
 /** Hosts a local dev server may listen on (wrangler binds 127.0.0.1; others bind ::1 or both). */
@@ -78,6 +78,7 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
     else options.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   const pid = child.pid;
+  debug(`dev server pid ${pid} (its own session); polling http://localhost:${options.port}/`);
 
   let ready = false;
   while (!exited && !options.signal.aborted) {
@@ -89,6 +90,7 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
   }
 
   if (pid !== undefined && (!exited || sessionMembers(pid).length > 0)) {
+    debug(`stopping session ${pid}: ${sessionMembers(pid).join(", ")}`);
     await stopSession(pid, options.graceMs ?? 5000, options.hurry);
   }
   const result = await exit;

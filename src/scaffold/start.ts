@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { CliError, UsageError } from "../cli/errors.js";
-import { isInteractive, say, style } from "../cli/output.js";
+import { debug, isInteractive, say, style } from "../cli/output.js";
 import { dockerMissingError, checkNodeVersion, dockerRunning, nodeVersionOnPath } from "./prereqs.js";
 import {
   findOnPath,
@@ -101,6 +101,7 @@ export async function startSandbox(
     userAgent: env.npm_config_user_agent,
     installed,
   });
+  debug(`package manager ${detection.pm} from ${detection.source}; installed: ${installed.join(", ") || "none"}`);
   let { pm } = detection;
   const weakSource = ["npm_config_user_agent", "installed", "default"].includes(detection.source);
   const choices = packageManagerChoices(pm, installed);
@@ -125,11 +126,14 @@ export async function startSandbox(
     packageManagerSource: pm === detection.pm ? detection.source : "prompt",
   };
   const willInstall = options.install ?? !hasNodeModules(dir);
+  debug(`project ${show(dir)} (${kind.name}); install: ${willInstall}; start: ${options.start}`);
 
   // 3. Prerequisites, before anything slow.
   let containers = options.containers;
   if (willInstall || options.start) {
-    const nodeError = await checkNodeVersion(pkg.engines?.node, await nodeVersionOnPath(env), show(dir));
+    const nodeVersion = await nodeVersionOnPath(env);
+    debug(`node on PATH: ${nodeVersion ?? "none"}; engines.node: ${pkg.engines?.node ?? "any"}`);
+    const nodeError = await checkNodeVersion(pkg.engines?.node, nodeVersion, show(dir));
     if (nodeError) throw nodeError;
   }
   if (options.start && kind.needsDocker && containers && !(await dockerRunning(env))) {

@@ -146,9 +146,10 @@ describe("sandbox start: package managers", () => {
     const result = await runCli(["sandbox", "start", "dev", "--no-start", "--no-install", "--json"], {
       cwd,
       path: [bin],
-      env: { npm_config_user_agent: "bun/1.1.0 npm/? node/v20.12.0 linux x64" },
+      env: { npm_config_user_agent: "bun/1.1.0 npm/? node/v20.12.0 linux x64", DEBUG: "acontext" },
     });
     expect(JSON.parse(result.stdout)).toMatchObject({ packageManager: "bun", packageManagerSource: "npm_config_user_agent" });
+    expect(result.stderr).toContain("debug: package manager bun from npm_config_user_agent");
   });
 
   it("errors with an install hint when the project's package manager is missing", async () => {
