@@ -173,6 +173,25 @@ describe("sandbox start: package managers", () => {
   });
 });
 
+describe("sandbox start: cancelling", () => {
+  it("Ctrl-C during the install stops the package manager and exits 130", async () => {
+    const { cwd, bin } = await workspace();
+    const pidFile = join(cwd, "install.pid");
+    await stubBin(bin, "pnpm", `echo $$ > "${pidFile}"; echo "pnpm: resolving"; exec sleep 600`);
+    const cli = spawnCli(["sandbox", "start", "dev", "--pm", "pnpm", "--no-start"], { cwd, path: [bin] });
+    const stderr = lineWatcher(cli.stderr!);
+    await stderr.waitFor(/pnpm: resolving/);
+    const installPid = Number((await readFile(pidFile, "utf8")).trim());
+    cli.kill("SIGINT");
+    const result = await cli;
+    await stderr.done;
+    expect(result.exitCode).toBe(130);
+    expect(stderr.text()).toContain("cancelled");
+    expect(await isAlive(installPid)).toBe(false);
+    await expect(readdir(join(cwd, "sandbox", "dev", "node_modules"))).rejects.toThrow();
+  });
+});
+
 describe("sandbox start: prerequisites", () => {
   it("checks the Node version the project declares before installing", async () => {
     const { cwd, project, bin, log } = await workspace();
