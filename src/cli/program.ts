@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { sandboxStartCommand } from "./commands/sandbox-start.js";
+import { serverStartCommand } from "./commands/server-start.js";
+import { serverStatusCommand } from "./commands/server-status.js";
+import { serverStopCommand } from "./commands/server-stop.js";
 
 const { version } = JSON.parse(
   readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
@@ -20,6 +23,13 @@ export function buildProgram(): Command {
     .command("sandbox")
     .description("run sandbox backends and work with sandboxes")
     .addCommand(sandboxStartCommand());
+
+  program
+    .command("server")
+    .description("run the embedded Acontext API (disks and artifacts) on this machine")
+    .addCommand(serverStartCommand(version))
+    .addCommand(serverStopCommand())
+    .addCommand(serverStatusCommand());
 
   applyToTree(program, (cmd) => {
     // Throw instead of exiting, so the one error boundary in main() decides the exit code.

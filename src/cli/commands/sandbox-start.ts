@@ -1,5 +1,6 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
 import { PACKAGE_MANAGERS, type PackageManager } from "../../scaffold/package-manager.js";
+import { parsePort } from "../flags.js";
 import { print, printJson, printJsonLine, say, style } from "../output.js";
 
 interface Flags {
@@ -75,12 +76,4 @@ or the dev server's own code when it exits by itself.`,
       if (result.server.reason === "stopped") say(style("dim", "stopped"));
       process.exitCode = result.server.exitCode;
     });
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
-    throw new InvalidArgumentError("a port is a whole number from 1 to 65535");
-  }
-  return port;
 }

@@ -1,0 +1,61 @@
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import { Command } from "commander";
+import { DEFAULT_SERVER_PORT, defaultDataDir } from "../defaults.js";
+import { parseListenPort, parseSizeFlag } from "../flags.js";
+import { print, printJson, say, style } from "../output.js";
+
+
+const DEFAULT_MAX_UPLOAD = 1024 ** 3;
+
+interface Flags {
+  port: number;
+  host: string;
+  dataDir?: string;
+  apiKey?: string;
+  maxUpload: number;
+  detach?: boolean;
+  json?: boolean;
+}
+
+export function serverStartCommand(version: string): Command {
+  return new Command("start")
+    .description("start the server (foreground; --detach for background)")
+    .option("-p, --port <port>", "port to listen on", parseListenPort, DEFAULT_SERVER_PORT)
+    .option("--host <host>", "address to listen on (loopback by default)", "127.0.0.1")
+    .option("--data-dir <dir>", `where disks, artifacts and the API key live (default: ${defaultDataDir().replace(homedir(), "~")})`)
+    .option("--api-key <key>", "API key to require (default: ACONTEXT_SERVER_API_KEY, else the key in the data dir)")
+    .option("--max-upload <size>", "largest artifact upload, e.g. 512MiB, 1GiB", parseSizeFlag, DEFAULT_MAX_UPLOAD)
+    .option("-d, --detach", "run in the background, logging to <data-dir>/server.log")
+    .option("--json", "print {url, pid, data_dir, api_key_file} as JSON")
+    .action(async (flags: Flags) => {
+      const dataDir = resolve(flags.dataDir ?? defaultDataDir());
+      const control = await import("../../server/control.js");
+      const report = (result: { url: string; pid: number; data_dir: string; api_key_file: string }) => {
+        if (flags.json) printJson(result);
+        else print(result.url);
+        say(
+          `${style("green", "acontext server")} ${flags.detach ? "running in the background" : "listening"} on ${result.url} ` +
+            style("dim", `(pid ${result.pid}; data ${result.data_dir}; API key in ${result.api_key_file}${flags.apiKey || process.env.ACONTEXT_SERVER_API_KEY ? ", overridden" : ""})`),
+        );
+        say(style("dim", flags.detach ? "stop it with: acontext server stop" : "press Ctrl-C to stop"));
+      };
+      if (flags.detach) {
+        const argv = process.argv.slice(1).filter((arg) => arg !== "--detach" && arg !== "-d" && arg !== "--json");
+        report(await control.startDetached(argv, dataDir));
+        return;
+      }
+      await control.runForeground(
+        {
+          host: flags.host,
+          port: flags.port,
+          dataDir,
+          apiKey: flags.apiKey ?? (process.env.ACONTEXT_SERVER_API_KEY || undefined),
+          maxUploadBytes: flags.maxUpload,
+          version,
+          log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+        },
+        report,
+      );
+    });
+}

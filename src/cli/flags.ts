@@ -1,0 +1,24 @@
+// Parsers for flag values shared by commands; they throw commander's usage error (exit 2).
+import { InvalidArgumentError } from "commander";
+import { parseSize } from "./units.js";
+
+/** A TCP port to connect to or run a dev server on: 1–65535. */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError("a port is a whole number from 1 to 65535");
+  }
+  return port;
+}
+
+/** A port to listen on: 0 means any free port. */
+export function parseListenPort(value: string): number {
+  return value === "0" ? 0 : parsePort(value);
+}
+
+/** A size like 1048576, 512MiB or 1GiB. */
+export function parseSizeFlag(value: string): number {
+  const bytes = parseSize(value);
+  if (bytes === undefined || bytes < 1) throw new InvalidArgumentError("a size like 1048576, 512MiB or 1GiB");
+  return bytes;
+}

@@ -1,0 +1,173 @@
+// A content-addressed blob store: blobs/<aa>/<sha256>. Uploads stream into tmp/, are hashed and
+// fsynced there, then renamed into place; identical content is stored once. Whatever is left in
+// tmp/ when the server starts is from a crash and is removed.
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
+import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { ApiError } from "./http.js";
+
+/** A file received into tmp/, hashed and on disk, not yet visible as a blob. */
+export interface StagedBlob {
+  tempPath: string;
+  sha256: string;
+  size: number;
+  /** The first 4 KiB, for MIME sniffing. */
+  head: Buffer;
+  /** Valid UTF-8 with no NUL byte. */
+  isText: boolean;
+}
+
+const HEAD_BYTES = 4096;
+
+export class BlobStore {
+  private readonly blobsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(root: string) {
+    this.blobsDir = join(root, "blobs");
+    this.tmpDir = join(root, "tmp");
+  }
+
+  /** Creates the folders and removes partial uploads left by a crash. */
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await mkdir(this.tmpDir, { recursive: true });
+  }
+
+  path(sha256: string): string {
+    return join(this.blobsDir, sha256.slice(0, 2), sha256);
+  }
+
+  has(sha256: string): boolean {
+    return existsSync(this.path(sha256));
+  }
+
+  /**
+   * Streams `source` into a temp file, hashing it. More than `maxBytes` is a 413 and leaves
+   * nothing behind.
+   */
+  async stage(source: AsyncIterable<Uint8Array> | Readable, maxBytes = Infinity): Promise<StagedBlob> {
+    const tempPath = join(this.tmpDir, randomUUID());
+    const file = await open(tempPath, "wx", 0o600);
+    const hash = createHash("sha256");
+    const text = new Utf8Checker();
+    const headChunks: Buffer[] = [];
+    let headLength = 0;
+    let size = 0;
+    try {
+      for await (const piece of source) {
+        const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
+        size += chunk.length;
+        if (size > maxBytes) {
+          throw new ApiError(413, "file too large", `the limit is ${maxBytes} bytes`);
+        }
+        hash.update(chunk);
+        text.update(chunk);
+        if (headLength < HEAD_BYTES) {
+          headChunks.push(chunk.subarray(0, HEAD_BYTES - headLength));
+          headLength += Math.min(chunk.length, HEAD_BYTES - headLength);
+        }
+        await file.write(chunk);
+      }
+      await file.sync();
+    } catch (err) {
+      await file.close().catch(() => {});
+      await rm(tempPath, { force: true });
+      throw err;
+    }
+    await file.close();
+    return { tempPath, sha256: hash.digest("hex"), size, head: Buffer.concat(headChunks), isText: text.end() };
+  }
+
+  /**
+   * Makes a staged file a blob. Synchronous on purpose: between the existence check and the
+   * rename no other request can run, so a concurrent delete can never remove what we rely on.
+   */
+  commit(staged: StagedBlob): void {
+    const target = this.path(staged.sha256);
+    if (existsSync(target)) {
+      unlinkSync(staged.tempPath);
+      return;
+    }
+    const dir = join(this.blobsDir, staged.sha256.slice(0, 2));
+    mkdirSync(dir, { recursive: true });
+    renameSync(staged.tempPath, target);
+    fsyncDirectory(dir);
+  }
+
+  async discard(staged: StagedBlob): Promise<void> {
+    await rm(staged.tempPath, { force: true });
+  }
+
+  /** Streams a blob's bytes (optionally a byte range, inclusive end). */
+  read(sha256: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.path(sha256), range);
+  }
+
+  /** Removes a blob nothing refers to any more. Synchronous for the same reason as commit(). */
+  removeUnless(sha256: string, referenced: (sha256: string) => boolean): void {
+    if (!referenced(sha256)) rmSync(this.path(sha256), { force: true });
+  }
+
+  /** Removes every blob that nothing refers to (after a crash between a delete and its cleanup). */
+  async sweep(referenced: (sha256: string) => boolean): Promise<number> {
+    let removed = 0;
+    for (const prefix of await readdir(this.blobsDir)) {
+      for (const sha of readdirSync(join(this.blobsDir, prefix))) {
+        if (!referenced(sha)) {
+          rmSync(join(this.blobsDir, prefix, sha), { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+}
+
+function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Checks a byte stream for valid UTF-8 without NUL bytes, without decoding it to strings. */
+export class Utf8Checker {
+  private carry: Buffer = Buffer.alloc(0);
+  private ok = true;
+
+  update(chunk: Buffer): void {
+    if (!this.ok) return;
+    const bytes = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    if (bytes.includes(0)) {
+      this.ok = false;
+      return;
+    }
+    const cut = completeLength(bytes);
+    this.ok = isUtf8(bytes.subarray(0, cut));
+    this.carry = Buffer.from(bytes.subarray(cut));
+  }
+
+  /** The verdict for the whole stream. */
+  end(): boolean {
+    return this.ok && this.carry.length === 0;
+  }
+}
+
+/** The length of the longest prefix that does not end inside a multi-byte character. */
+function completeLength(bytes: Buffer): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: keep looking for the lead
+    const needed = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return needed > back ? bytes.length - back : bytes.length;
+  }
+  return bytes.length;
+}

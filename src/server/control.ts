@@ -1,0 +1,122 @@
+// What `acontext server start|stop|status` do: run in the foreground, detach, stop, report.
+import { spawn } from "node:child_process";
+import { openSync, closeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CliError } from "../cli/errors.js";
+import { say } from "../cli/output.js";
+import { sleep } from "../scaffold/processes.js";
+import { DataDirBusyError, isRunning, KEY_FILE, readServerInfo, startServer, type ServerInfo, type ServerOptions } from "./server.js";
+
+export interface StartResult {
+  url: string;
+  pid: number;
+  data_dir: string;
+  api_key_file: string;
+}
+
+/** Runs the server until SIGINT/SIGTERM, then shuts it down gracefully. */
+export async function runForeground(options: ServerOptions, onListening: (result: StartResult) => void): Promise<void> {
+  const server = await startOrExplain(options);
+  onListening({ url: server.url, pid: process.pid, data_dir: options.dataDir, api_key_file: server.apiKeyFile });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  say(`${signal}: finishing requests in flight, then stopping`);
+  await server.close();
+}
+
+async function startOrExplain(options: ServerOptions) {
+  try {
+    return await startServer(options);
+  } catch (err) {
+    if (err instanceof DataDirBusyError) {
+      const info = readServerInfo(options.dataDir);
+      throw new CliError(`${err.message}${info ? ` at ${info.url}` : ""}`, {
+        hint: "use that server, stop it with `acontext server stop`, or choose another --data-dir",
+      });
+    }
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new CliError(`port ${options.port} on ${options.host} is already in use`, { hint: "choose another with --port" });
+    }
+    if ((err as NodeJS.ErrnoException).code === "EACCES" || (err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") {
+      throw new CliError(`cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`, { hint: "check --host and --port" });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Starts `acontext server start` (these same options, without --detach) in the background with
+ * its log in the data dir, and waits until it answers.
+ */
+export async function startDetached(argv: string[], dataDir: string): Promise<StartResult> {
+  const running = readServerInfo(dataDir);
+  if (running) {
+    throw new CliError(`an acontext server (pid ${running.pid}) is already running at ${running.url}`, {
+      hint: "stop it with `acontext server stop`, or choose another --data-dir",
+    });
+  }
+  const { mkdir } = await import("node:fs/promises");
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const logFile = join(dataDir, "server.log");
+  const log = openSync(logFile, "a", 0o600);
+  const child = spawn(process.execPath, [...process.execArgv, ...argv], { detached: true, stdio: ["ignore", log, log] });
+  closeSync(log);
+  child.unref();
+  let exited: number | null = null;
+  child.once("exit", (code) => (exited = code ?? 1));
+  for (;;) {
+    const info = readServerInfo(dataDir);
+    if (info && info.pid === child.pid && (await answers(info.url))) {
+      return { url: info.url, pid: info.pid, data_dir: dataDir, api_key_file: join(dataDir, KEY_FILE) };
+    }
+    if (exited !== null) {
+      const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n  ");
+      throw new CliError(`the server exited with code ${exited} while starting:\n  ${tail}`, { hint: `the whole log is ${logFile}` });
+    }
+    await sleep(50);
+  }
+}
+
+/** Stops the server of a data dir: SIGTERM (graceful), SIGKILL after 15 s. False if none ran. */
+export async function stopServer(dataDir: string): Promise<ServerInfo | undefined> {
+  const info = readServerInfo(dataDir);
+  if (!info) return undefined;
+  process.kill(info.pid, "SIGTERM");
+  const deadline = Date.now() + 15_000;
+  while (isRunning(info.pid)) {
+    if (Date.now() > deadline) process.kill(info.pid, "SIGKILL");
+    await sleep(50);
+  }
+  return info;
+}
+
+/** The status a running server reports about itself. */
+export async function serverStatus(dataDir: string): Promise<Record<string, unknown>> {
+  const info = readServerInfo(dataDir);
+  if (!info) {
+    throw new CliError(`no acontext server is running for ${dataDir}`, { hint: "start one: acontext server start --detach" });
+  }
+  const response = await fetch(`${info.url}/api/v1/server/status`, { headers: { authorization: `Bearer ${info.api_key}` } }).catch((err: Error) => {
+    throw new CliError(`the server (pid ${info.pid}) does not answer at ${info.url}: ${err.message}`, {
+      hint: "stop it with `acontext server stop` and start it again",
+    });
+  });
+  const body = (await response.json().catch(() => ({}))) as { data?: Record<string, unknown>; msg?: string };
+  if (!response.ok || !body.data) {
+    throw new CliError(`the server at ${info.url} answered ${response.status} ${body.msg ?? ""}`.trim(), {
+      hint: "stop it with `acontext server stop` and start it again",
+    });
+  }
+  return body.data;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(`${url}/health`)).ok;
+  } catch {
+    return false;
+  }
+}

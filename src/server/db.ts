@@ -1,0 +1,68 @@
+// SQLite through better-sqlite3: WAL, foreign keys, and schema migrations versioned here.
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     identifier TEXT NOT NULL UNIQUE,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE disks (
+     id TEXT PRIMARY KEY,
+     user_id TEXT REFERENCES users(id),
+     created_us INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX disks_by_time ON disks (created_us, id);
+   CREATE TABLE artifacts (
+     disk_id TEXT NOT NULL REFERENCES disks(id) ON DELETE CASCADE,
+     path TEXT NOT NULL,
+     filename TEXT NOT NULL,
+     meta TEXT NOT NULL,
+     mime TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     sha256 TEXT NOT NULL,
+     is_text INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (disk_id, path, filename)
+   );
+   CREATE INDEX artifacts_by_blob ON artifacts (sha256);
+   CREATE TABLE materials (
+     token TEXT PRIMARY KEY,
+     sha256 TEXT NOT NULL,
+     mime TEXT NOT NULL,
+     filename TEXT NOT NULL,
+     expires_ms INTEGER NOT NULL
+   );
+   CREATE INDEX materials_by_blob ON materials (sha256);`,
+];
+
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  // FULL: a commit is on disk before the 201 goes out, so acknowledged uploads survive a crash.
+  db.pragma("synchronous = FULL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`the database is from a newer acontext (schema ${current}, this one knows ${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

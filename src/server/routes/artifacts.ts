@@ -1,0 +1,244 @@
+// /disk/{disk_id}/artifact: upsert, get, update meta, delete, download, ls, grep, glob.
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { Hono, type Context } from "hono";
+import { stream } from "hono/streaming";
+import type { AppEnv, AppDeps } from "../app.js";
+import { ApiError, ok, okEmpty, parseBool, parseInteger, parseUuid, requireQuery } from "../http.js";
+import { contentTypeOf, isGreppable, sniffMime } from "../mime.js";
+import { receiveUpload, requestBody } from "../multipart.js";
+import { isDirectoryPath, isValidFilename, isValidPath, splitFilePath } from "../paths.js";
+import { artifactJson, RESERVED_META_KEY, type ArtifactRow } from "../store.js";
+
+/** GET artifact returns `content` for text files up to this size. */
+const MAX_CONTENT_BYTES = 16 * 1024 * 1024;
+/** grep reads text files up to this size. */
+const MAX_GREP_BYTES = 64 * 1024 * 1024;
+
+export function artifactRoutes(deps: AppDeps) {
+  const { store, blobs } = deps;
+  const app = new Hono<AppEnv>();
+
+  /** The disk in the route, which must exist. */
+  const diskOf = (c: Context<AppEnv>) => {
+    const id = parseUuid(c.req.param("diskId"));
+    if (!store.hasDisk(id)) throw new ApiError(404, "disk not found");
+    return id;
+  };
+
+  /** `file_path` (a full path: directory and filename) from the query. */
+  const filePathOf = (c: Context<AppEnv>): [string, string] => {
+    const [dir, filename] = splitFilePath(requireQuery(c, "file_path"));
+    if (!isValidPath(dir) || (filename !== "" && !isValidFilename(filename))) throw new ApiError(400, "invalid path");
+    if (filename === "") throw new ApiError(404, "artifact not found");
+    return [dir, filename];
+  };
+
+  const artifactOf = (c: Context<AppEnv>, diskId: string): ArtifactRow => {
+    const [dir, filename] = filePathOf(c);
+    const row = store.getArtifact(diskId, dir, filename);
+    if (!row) throw new ApiError(404, "artifact not found");
+    return row;
+  };
+
+  app.post("/", async (c) => {
+    const diskId = diskOf(c);
+    const upload = await receiveUpload(
+      c.req.header(),
+      requestBody(c.env?.incoming as Readable | undefined, c.req.raw.body),
+      blobs,
+      deps.maxUploadBytes,
+    );
+    const file = upload.file;
+    try {
+      if (!file) throw new ApiError(400, "file is required");
+      const dir = directoryField(upload.fields.get("file_path"));
+      if (!isValidPath(dir)) throw new ApiError(400, "invalid path");
+      if (!isValidFilename(file.filename)) throw new ApiError(400, "invalid path", `invalid filename ${JSON.stringify(file.filename)}`);
+      const meta = parseMeta(upload.fields.get("meta"));
+      const staged = file.staged;
+      blobs.commit(staged);
+      const { artifact, replaced } = store.upsertArtifact({
+        diskId,
+        path: dir,
+        filename: file.filename,
+        meta,
+        mime: sniffMime({ head: staged.head, isText: staged.isText }, file.filename),
+        size: staged.size,
+        sha256: staged.sha256,
+        isText: staged.isText,
+      });
+      if (replaced) blobs.removeUnless(replaced, store.isBlobReferenced);
+      return ok(c, artifactJson(artifact), 201);
+    } catch (err) {
+      if (file) await blobs.discard(file.staged);
+      throw err;
+    }
+  });
+
+  app.get("/", async (c) => {
+    const diskId = diskOf(c);
+    const withPublicUrl = parseBool(c.req.query("with_public_url"), "with_public_url", true);
+    const withContent = parseBool(c.req.query("with_content"), "with_content", true);
+    const expire = parseInteger(c.req.query("expire"), "expire", { fallback: 3600, min: 1, max: 10 * 365 * 86400 });
+    const row = artifactOf(c, diskId);
+    const data: { artifact: ReturnType<typeof artifactJson>; public_url?: string; content?: { type: string; raw: string } } = {
+      artifact: artifactJson(row),
+    };
+    if (withPublicUrl) {
+      const token = store.createMaterial({ sha256: row.sha256, mime: row.mime, filename: row.filename, expires_ms: Date.now() + expire * 1000 });
+      data.public_url = `${new URL(c.req.url).origin}/api/v1/material/${token}`;
+    }
+    if (withContent && row.is_text && row.size <= MAX_CONTENT_BYTES) {
+      const raw = await readFile(blobs.path(row.sha256), "utf8");
+      const type = contentTypeOf(row.mime, row.filename, raw);
+      if (type) data.content = { type, raw };
+    }
+    return ok(c, data);
+  });
+
+  app.put("/", async (c) => {
+    const diskId = diskOf(c);
+    const body = await jsonOrFormBody(c);
+    const filePath = body.file_path;
+    if (typeof filePath !== "string" || filePath === "") throw new ApiError(400, "parameter error", "file_path is required");
+    if (typeof body.meta !== "string") throw new ApiError(400, "parameter error", "meta must be a JSON string encoding an object");
+    const [dir, filename] = splitFilePath(filePath);
+    if (!isValidPath(dir) || !isValidFilename(filename)) throw new ApiError(400, "invalid path");
+    const meta = parseMeta(body.meta);
+    const row = store.updateArtifactMeta(diskId, dir, filename, meta);
+    if (!row) throw new ApiError(404, "artifact not found");
+    return ok(c, { artifact: artifactJson(row) });
+  });
+
+  app.delete("/", (c) => {
+    const diskId = diskOf(c);
+    const [dir, filename] = filePathOf(c);
+    const sha = store.deleteArtifact(diskId, dir, filename);
+    if (!sha) throw new ApiError(404, "artifact not found");
+    blobs.removeUnless(sha, store.isBlobReferenced);
+    return okEmpty(c);
+  });
+
+  app.get("/download", (c) => {
+    const row = artifactOf(c, diskOf(c));
+    return sendBlob(c, row.sha256, row.size, row.mime, deps);
+  });
+
+  app.get("/ls", (c) => {
+    const diskId = diskOf(c);
+    const path = c.req.query("path") || "/";
+    if (!isDirectoryPath(path)) throw new ApiError(400, "both ends of the path must be '/'");
+    if (!isValidPath(path)) throw new ApiError(400, "invalid path");
+    const { artifacts, directories } = store.listDirectory(diskId, path);
+    return ok(c, { artifacts: artifacts.map(artifactJson), directories });
+  });
+
+  app.get("/grep", async (c) => {
+    const diskId = diskOf(c);
+    const query = requireQuery(c, "query");
+    const limit = searchLimit(c);
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(query, "i");
+    } catch (err) {
+      throw new ApiError(400, "invalid regular expression", (err as Error).message);
+    }
+    const found: ReturnType<typeof artifactJson>[] = [];
+    for (const row of store.artifactsOf(diskId)) {
+      if (found.length >= limit) break;
+      if (!row.is_text || !isGreppable(row.mime) || row.size > MAX_GREP_BYTES) continue;
+      const text = await readFile(blobs.path(row.sha256), "utf8").catch(() => "");
+      if (pattern.test(text)) found.push(artifactJson(row));
+    }
+    return ok(c, found);
+  });
+
+  app.get("/glob", (c) => {
+    const diskId = diskOf(c);
+    const pattern = globToRegExp(requireQuery(c, "query"));
+    const limit = searchLimit(c);
+    const found = store
+      .artifactsOf(diskId)
+      .filter((row) => pattern.test(row.path + row.filename))
+      .slice(0, limit);
+    return ok(c, found.map(artifactJson));
+  });
+
+  return app;
+}
+
+/** Streams a blob as the response body with its type and length. */
+export function sendBlob(c: Context<AppEnv>, sha256: string, size: number, mime: string, deps: AppDeps, headers: Record<string, string> = {}) {
+  c.header("Content-Type", mime || "application/octet-stream");
+  c.header("Content-Length", String(size));
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+  return stream(c, async (out) => {
+    for await (const chunk of deps.blobs.read(sha256)) await out.write(chunk as Uint8Array);
+  });
+}
+
+/**
+ * The upsert `file_path` field: a directory. Upstream drops a last segment without a trailing "/"
+ * ("/docs" stores into "/"); we read it as the directory the caller named.
+ */
+export function directoryField(value: string | undefined): string {
+  let dir = (value ?? "").trim() || "/";
+  if (!dir.startsWith("/")) dir = `/${dir}`;
+  if (!dir.endsWith("/")) dir = `${dir}/`;
+  return dir;
+}
+
+/** User meta: a JSON string encoding an object, without the reserved key. */
+export function parseMeta(value: string | undefined): Record<string, unknown> {
+  if (value === undefined || value === "") return {};
+  let meta: unknown;
+  try {
+    meta = JSON.parse(value);
+  } catch {
+    throw new ApiError(400, "invalid meta JSON format");
+  }
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw new ApiError(400, "invalid meta JSON format");
+  if (RESERVED_META_KEY in meta) throw new ApiError(400, "parameter error", `reserved key '${RESERVED_META_KEY}' is not allowed in user meta`);
+  return meta as Record<string, unknown>;
+}
+
+/**
+ * Upstream's glob: `*` and `**` match any run of characters (crossing "/"), `?` one character,
+ * over the whole of path + filename, case-sensitively. Unlike upstream's SQL LIKE translation,
+ * `%` and `_` are literal: `my_file.py` does not match `myXfile.py`.
+ */
+export function globToRegExp(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === "*") {
+      while (glob[i + 1] === "*") i++;
+      source += ".*";
+    } else if (ch === "?") source += ".";
+    else source += ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`, "s");
+}
+
+/** grep/glob `limit`: 0 or absent means 100; at most 200 (upstream's binding). */
+function searchLimit(c: Context<AppEnv>): number {
+  return parseInteger(c.req.query("limit"), "limit", { fallback: 0, min: 0, max: 200 }) || 100;
+}
+
+async function jsonOrFormBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+  const type = c.req.header("content-type") ?? "";
+  try {
+    if (/application\/json/i.test(type)) {
+      const body: unknown = await c.req.json();
+      if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
+      return body as Record<string, unknown>;
+    }
+    if (/multipart\/form-data|application\/x-www-form-urlencoded/i.test(type)) {
+      return (await c.req.parseBody()) as Record<string, unknown>;
+    }
+  } catch (err) {
+    throw new ApiError(400, "parameter error", `the body must be a JSON object: ${(err as Error).message}`);
+  }
+  throw new ApiError(400, "parameter error", "the body must be JSON (application/json)");
+}
