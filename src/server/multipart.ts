@@ -72,8 +72,12 @@ export async function receiveUpload(
   }
 }
 
-/** The request body as a Node stream: the raw socket stream when served by Node, else the Web body. */
-export function requestBody(incoming: Readable | undefined, web: ReadableStream<Uint8Array> | null): Readable {
+/**
+ * The request body as a Node stream: the socket's own stream when served by Node (touching
+ * `c.req.raw.body` there would start a second reader on it), else the Web body (app.request()).
+ */
+export function requestBody(incoming: Readable | undefined, webBody: () => ReadableStream<Uint8Array> | null): Readable {
   if (incoming) return incoming;
+  const web = webBody();
   return web ? Readable.fromWeb(web as import("node:stream/web").ReadableStream) : Readable.from([]);
 }

@@ -121,13 +121,17 @@ function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, p
   });
 }
 
-/** Stops accepting, lets in-flight requests finish (up to 10 s), then closes what is left. */
+/**
+ * Stops accepting, lets in-flight requests finish (up to 10 s), then closes what is left.
+ * Keep-alive connections are closed as soon as they fall idle, not after their idle timeout.
+ */
 async function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), 10_000);
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
+  const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
   await closed;
-  clearTimeout(timer);
+  clearInterval(idle);
+  clearTimeout(deadline);
 }
 
 /** One server per data dir: a lock file holding the owner's pid; a dead owner's lock is taken over. */

@@ -45,7 +45,7 @@ export function artifactRoutes(deps: AppDeps) {
     const diskId = diskOf(c);
     const upload = await receiveUpload(
       c.req.header(),
-      requestBody(c.env?.incoming as Readable | undefined, c.req.raw.body),
+      requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body),
       blobs,
       deps.maxUploadBytes,
     );

@@ -1,0 +1,111 @@
+// Two ways to reach the embedded server in tests: the Hono app in-process (app.request), and the
+// real CLI `acontext server start` as a child process on a random port with a temp data dir.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterEach } from "vitest";
+import { buildApp } from "../../src/server/app.js";
+import { BlobStore } from "../../src/server/blobs.js";
+import { openDatabase } from "../../src/server/db.js";
+import { Store } from "../../src/server/store.js";
+import { CLI, lineWatcher } from "./cli.js";
+
+export const TEST_KEY = "sk-ac-test-key";
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+export async function tempDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "acontext-server-test-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The app on a fresh data dir, called in-process. */
+export async function inProcessApp(options: { maxUploadBytes?: number } = {}) {
+  const dataDir = await tempDataDir();
+  const db = openDatabase(join(dataDir, "acontext.db"));
+  cleanups.push(async () => db.close());
+  const store = new Store(db);
+  const blobs = new BlobStore(dataDir);
+  await blobs.init();
+  const logs: string[] = [];
+  const app = buildApp({
+    store,
+    blobs,
+    apiKey: TEST_KEY,
+    maxUploadBytes: options.maxUploadBytes ?? 1024 * 1024,
+    log: (line) => logs.push(line),
+    status: () => ({ ok: true }),
+  });
+  const request = (path: string, init: RequestInit & { key?: string | null } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.key !== null) headers.set("authorization", `Bearer ${init.key ?? TEST_KEY}`);
+    return app.request(path, { ...init, headers });
+  };
+  return { app, request, dataDir, store, blobs, logs };
+}
+
+export interface ServerProcess {
+  url: string;
+  dataDir: string;
+  pid: number;
+  /** fetch relative to /api/v1 with the key. */
+  api: (path: string, init?: RequestInit) => Promise<Response>;
+  stderr: ReturnType<typeof lineWatcher>;
+  kill: (signal: NodeJS.Signals) => Promise<{ exitCode?: number; signal?: string }>;
+}
+
+/** `acontext server start --port 0` as a child process; killed after the test. */
+export async function startServerProcess(options: { dataDir?: string; args?: string[] } = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? (await tempDataDir());
+  const child = execa(process.execPath, [CLI, "server", "start", "--port", "0", "--data-dir", dataDir, "--api-key", TEST_KEY, ...(options.args ?? [])], {
+    reject: false,
+    buffer: false,
+    stdin: "ignore",
+    // The tests decide when to escalate: no automatic SIGKILL after a SIGTERM.
+    forceKillAfterDelay: false,
+  });
+  const stdout = lineWatcher(child.stdout!);
+  const stderr = lineWatcher(child.stderr!);
+  let done = false;
+  const finished = child.then((r) => {
+    done = true;
+    return r;
+  });
+  cleanups.push(async () => {
+    if (!done) child.kill("SIGKILL");
+    await finished;
+  });
+  const url = await stdout.waitFor(/^http:\/\//).catch(async (err) => {
+    await stderr.done;
+    throw new Error(`${err.message}\n${stderr.text()}`);
+  });
+  return {
+    url,
+    dataDir,
+    pid: child.pid!,
+    stderr,
+    api: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${TEST_KEY}`);
+      return fetch(`${url}/api/v1${path}`, { ...init, headers });
+    },
+    kill: async (signal) => {
+      child.kill(signal);
+      const result = await finished;
+      return { exitCode: result.exitCode, signal: result.signal };
+    },
+  };
+}
+
+/** A multipart body with a `file` part and optional fields. */
+export function uploadForm(filename: string, content: string | Uint8Array, fields: Record<string, string> = {}): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob([content]), filename);
+  return form;
+}
