@@ -23,26 +23,32 @@ function once(args) {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-const samples = commands.map(() => []);
-for (let warm = 0; warm < 3; warm++) for (const c of commands) once(c.args);
-for (let round = 0; round < rounds; round++) {
-  for (let k = 0; k < commands.length; k++) {
-    const i = (k + round) % commands.length;
-    samples[i].push(once(commands[i].args));
+export function benchStartup() {
+  const samples = commands.map(() => []);
+  for (let warm = 0; warm < 3; warm++) for (const c of commands) once(c.args);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < commands.length; k++) {
+      const i = (k + round) % commands.length;
+      samples[i].push(once(commands[i].args));
+    }
   }
+  const base = stats(samples[0]);
+  const lines = [
+    `Start-up, ${rounds} interleaved runs each, Node ${process.version}, NODE_EXTRA_CA_CERTS unset`,
+    "",
+    "| command | mean ms | median ms | p90 ms | vs `node -e 0` | Δ median |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [i, c] of commands.entries()) {
+    const s = stats(samples[i]);
+    const delta = i === 0 ? "—" : `+${(s.median - base.median).toFixed(1)} ms`;
+    lines.push(`| ${c.name} | ${s.mean.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p90.toFixed(1)} | ${(s.median / base.median).toFixed(2)}× | ${delta} |`);
+  }
+  return lines.join("\n");
 }
 
-const stats = (xs) => {
+function stats(xs) {
   const sorted = [...xs].sort((a, b) => a - b);
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   return { mean, median: sorted[Math.floor(sorted.length / 2)], p90: sorted[Math.floor(sorted.length * 0.9)] };
-};
-const base = stats(samples[0]);
-console.log(`Start-up, ${rounds} interleaved runs each, Node ${process.version}, NODE_EXTRA_CA_CERTS unset\n`);
-console.log("| command | mean ms | median ms | p90 ms | vs `node -e 0` | Δ median |");
-console.log("| --- | --- | --- | --- | --- | --- |");
-for (const [i, c] of commands.entries()) {
-  const s = stats(samples[i]);
-  const delta = i === 0 ? "—" : `+${(s.median - base.median).toFixed(1)} ms`;
-  console.log(`| ${c.name} | ${s.mean.toFixed(1)} | ${s.median.toFixed(1)} | ${s.p90.toFixed(1)} | ${(s.median / base.median).toFixed(2)}× | ${delta} |`);
 }

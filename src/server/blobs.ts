@@ -2,12 +2,13 @@
 // fsynced there, then renamed into place; identical content is stored once. Whatever is left in
 // tmp/ when the server starts is from a crash and is removed.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
-import { mkdir, open, readdir, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
+import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { ApiError } from "./http.js";
 
 /** A file received into tmp/, hashed and on disk, not yet visible as a blob. */
@@ -22,6 +23,8 @@ export interface StagedBlob {
 }
 
 const HEAD_BYTES = 4096;
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
 export class BlobStore {
   private readonly blobsDir: string;
@@ -53,18 +56,18 @@ export class BlobStore {
    */
   async stage(source: AsyncIterable<Uint8Array> | Readable, maxBytes = Infinity): Promise<StagedBlob> {
     const tempPath = join(this.tmpDir, randomUUID());
-    const file = await open(tempPath, "wx", 0o600);
     const hash = createHash("sha256");
     const text = new Utf8Checker();
     const headChunks: Buffer[] = [];
     let headLength = 0;
     let size = 0;
-    try {
-      for await (const piece of source) {
+    const inspect = new Transform({
+      transform(piece: Buffer, _encoding, done) {
         const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
         size += chunk.length;
         if (size > maxBytes) {
-          throw new ApiError(413, "file too large", `the limit is ${maxBytes} bytes`);
+          done(new ApiError(413, "file too large", `the limit is ${maxBytes} bytes`));
+          return;
         }
         hash.update(chunk);
         text.update(chunk);
@@ -72,15 +75,21 @@ export class BlobStore {
           headChunks.push(chunk.subarray(0, HEAD_BYTES - headLength));
           headLength += Math.min(chunk.length, HEAD_BYTES - headLength);
         }
-        await file.write(chunk);
-      }
-      await file.sync();
+        done(null, chunk);
+      },
+    });
+    const output = createWriteStream(tempPath, { flags: "wx", mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES });
+    const flusher = new BackgroundFlush(output);
+    try {
+      // A write stream batches the small network chunks into large writes (writev) while reading
+      // goes on: several times faster than one awaited write per chunk.
+      await pipeline(source, inspect, flusher.counter, output);
+      await flusher.finish();
     } catch (err) {
-      await file.close().catch(() => {});
+      await flusher.abandon();
       await rm(tempPath, { force: true });
       throw err;
     }
-    await file.close();
     return { tempPath, sha256: hash.digest("hex"), size, head: Buffer.concat(headChunks), isText: text.end() };
   }
 
@@ -106,7 +115,7 @@ export class BlobStore {
 
   /** Streams a blob's bytes (optionally a byte range, inclusive end). */
   read(sha256: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.path(sha256), range);
+    return createReadStream(this.path(sha256), { ...range, highWaterMark: 1024 * 1024 });
   }
 
   /** Removes a blob nothing refers to any more. Synchronous for the same reason as commit(). */
@@ -126,6 +135,54 @@ export class BlobStore {
       }
     }
     return removed;
+  }
+}
+
+/**
+ * Flushes a file being written to disk as it grows (fdatasync every FLUSH_EVERY_BYTES on a second
+ * descriptor, in the thread pool), so the final fsync, which the 201 waits for, has little left
+ * to do. Durable writes then cost about as much as plain ones.
+ */
+class BackgroundFlush {
+  readonly counter: Transform;
+  private fd: Promise<FileHandle>;
+  private pending: Promise<unknown> = Promise.resolve();
+  private unflushed = 0;
+
+  constructor(output: WriteStream) {
+    // The second descriptor opens once the stream has created the file.
+    this.fd = new Promise((resolve, reject) => {
+      output.once("open", () => open(output.path, "r").then(resolve, reject));
+      output.once("error", reject);
+    });
+    this.fd.catch(() => {});
+    this.counter = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        this.unflushed += chunk.length;
+        if (this.unflushed >= FLUSH_EVERY_BYTES) {
+          this.unflushed = 0;
+          // One flush at a time; it trails the writes a little, which is the point.
+          this.pending = this.pending.then(() => this.fd).then((fd) => fd.datasync()).catch(() => {});
+        }
+        done(null, chunk);
+      },
+    });
+  }
+
+  /** After the last write: the final fsync, then close. */
+  async finish(): Promise<void> {
+    await this.pending;
+    const fd = await this.fd;
+    try {
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+  }
+
+  async abandon(): Promise<void> {
+    await this.pending;
+    await (await this.fd.catch(() => undefined))?.close();
   }
 }
 

@@ -1,0 +1,11 @@
+// `npm run bench`: every benchmark, each against its baseline measured in the same run.
+// BENCH_ONLY=startup or BENCH_ONLY=server runs one.
+import { benchServer } from "./server.js";
+import { benchStartup } from "./startup.js";
+
+const benches = { startup: benchStartup, server: benchServer };
+const only = process.env.BENCH_ONLY;
+for (const [name, bench] of Object.entries(benches)) {
+  if (only && only !== name) continue;
+  console.log(`## ${name}\n\n${await bench()}\n`);
+}
