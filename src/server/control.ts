@@ -51,7 +51,7 @@ async function startOrExplain(options: ServerOptions) {
  * Starts `acontext server start` (these same options, without --detach) in the background with
  * its log in the data dir, and waits until it answers.
  */
-export async function startDetached(argv: string[], dataDir: string): Promise<StartResult> {
+export async function startDetached(argv: string[], dataDir: string, apiKey: string | undefined): Promise<StartResult> {
   const running = readServerInfo(dataDir);
   if (running) {
     throw new CliError(`an acontext server (pid ${running.pid}) is already running at ${running.url}`, {
@@ -62,7 +62,8 @@ export async function startDetached(argv: string[], dataDir: string): Promise<St
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logFile = join(dataDir, "server.log");
   const log = openSync(logFile, "a", 0o600);
-  const child = spawn(process.execPath, [...process.execArgv, ...argv], { detached: true, stdio: ["ignore", log, log] });
+  const env = apiKey ? { ...process.env, ACONTEXT_SERVER_API_KEY: apiKey } : process.env;
+  const child = spawn(process.execPath, [...process.execArgv, ...argv], { detached: true, stdio: ["ignore", log, log], env });
   closeSync(log);
   child.unref();
   let exited: number | null = null;

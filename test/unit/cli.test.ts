@@ -46,7 +46,10 @@ describe("buildProgram", () => {
   it("has only commands that work (no placeholders)", () => {
     const program = buildProgram();
     const tree = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())]);
-    expect(tree).toEqual([["sandbox", ["start"]]]);
+    expect(tree).toEqual([
+      ["sandbox", ["start"]],
+      ["server", ["start", "stop", "status"]],
+    ]);
   });
 
   it("declares every sandbox start flag that replaces a prompt", () => {
@@ -85,5 +88,16 @@ describe("checkNodeVersion", () => {
     const error = await checkNodeVersion(range, version, "sandbox/x");
     expect(error === undefined).toBe(ok);
     if (error) expect(error.message).toContain(`sandbox/x needs Node.js ${range}`);
+  });
+});
+
+describe("withoutFlags", () => {
+  it.each([
+    [["server", "start", "--detach", "--port", "1"], ["server", "start", "--port", "1"]],
+    [["server", "start", "-d", "--api-key", "sk-x", "--json"], ["server", "start"]],
+    [["server", "start", "--api-key=sk-x", "--data-dir", "/d"], ["server", "start", "--data-dir", "/d"]],
+  ])("%j → %j", async (argv, expected) => {
+    const { withoutFlags } = await import("../../src/cli/commands/server-start.js");
+    expect(withoutFlags(argv, ["--detach", "-d", "--json"], ["--api-key"])).toEqual(expected);
   });
 });

@@ -31,18 +31,22 @@ export function serverStartCommand(version: string): Command {
     .action(async (flags: Flags) => {
       const dataDir = resolve(flags.dataDir ?? defaultDataDir());
       const control = await import("../../server/control.js");
+      const apiKey = flags.apiKey ?? (process.env.ACONTEXT_SERVER_API_KEY || undefined);
+      const keySource = flags.apiKey ? "--api-key" : apiKey ? "ACONTEXT_SERVER_API_KEY" : undefined;
       const report = (result: { url: string; pid: number; data_dir: string; api_key_file: string }) => {
-        if (flags.json) printJson(result);
+        if (flags.json) printJson(keySource ? { ...result, api_key_file: null } : result);
         else print(result.url);
+        const key = keySource ? `API key from ${keySource}` : `API key in ${result.api_key_file}`;
         say(
           `${style("green", "acontext server")} ${flags.detach ? "running in the background" : "listening"} on ${result.url} ` +
-            style("dim", `(pid ${result.pid}; data ${result.data_dir}; API key in ${result.api_key_file}${flags.apiKey || process.env.ACONTEXT_SERVER_API_KEY ? ", overridden" : ""})`),
+            style("dim", `(pid ${result.pid}; data ${result.data_dir}; ${key})`),
         );
         say(style("dim", flags.detach ? "stop it with: acontext server stop" : "press Ctrl-C to stop"));
       };
       if (flags.detach) {
-        const argv = process.argv.slice(1).filter((arg) => arg !== "--detach" && arg !== "-d" && arg !== "--json");
-        report(await control.startDetached(argv, dataDir));
+        // The key travels in the environment, not in argv where `ps` would show it.
+        const argv = withoutFlags(process.argv.slice(1), ["--detach", "-d", "--json"], ["--api-key"]);
+        report(await control.startDetached(argv, dataDir, apiKey));
         return;
       }
       await control.runForeground(
@@ -50,7 +54,7 @@ export function serverStartCommand(version: string): Command {
           host: flags.host,
           port: flags.port,
           dataDir,
-          apiKey: flags.apiKey ?? (process.env.ACONTEXT_SERVER_API_KEY || undefined),
+          apiKey,
           maxUploadBytes: flags.maxUpload,
           version,
           log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
@@ -58,4 +62,20 @@ export function serverStartCommand(version: string): Command {
         report,
       );
     });
+}
+
+/** argv without some boolean flags and some flags with values (`--flag v` or `--flag=v`). */
+export function withoutFlags(argv: string[], booleans: string[], withValues: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (booleans.includes(arg)) continue;
+    if (withValues.includes(arg)) {
+      i++;
+      continue;
+    }
+    if (withValues.some((flag) => arg.startsWith(`${flag}=`))) continue;
+    out.push(arg);
+  }
+  return out;
 }
