@@ -1,6 +1,14 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { completionCommand } from "./commands/completion.js";
+import { diskCpCommand } from "./commands/disk-cp.js";
+import { diskCreateCommand } from "./commands/disk-create.js";
+import { diskGlobCommand, diskGrepCommand } from "./commands/disk-find.js";
+import { diskLsCommand } from "./commands/disk-ls.js";
+import { diskRmCommand } from "./commands/disk-rm.js";
+import { loginCommand, logoutCommand } from "./commands/login.js";
 import { sandboxStartCommand } from "./commands/sandbox-start.js";
+import { whoamiCommand } from "./commands/whoami.js";
 import { serverStartCommand } from "./commands/server-start.js";
 import { serverStatusCommand } from "./commands/server-status.js";
 import { serverStopCommand } from "./commands/server-stop.js";
@@ -25,11 +33,23 @@ export function buildProgram(): Command {
     .addCommand(sandboxStartCommand());
 
   program
+    .command("disk")
+    .description("persistent file storage: create disks, list, copy and delete files")
+    .addCommand(diskCreateCommand())
+    .addCommand(diskLsCommand())
+    .addCommand(diskCpCommand())
+    .addCommand(diskRmCommand())
+    .addCommand(diskGlobCommand())
+    .addCommand(diskGrepCommand());
+
+  program
     .command("server")
     .description("run the embedded Acontext API (disks and artifacts) on this machine")
     .addCommand(serverStartCommand(version))
     .addCommand(serverStopCommand())
     .addCommand(serverStatusCommand());
+
+  program.addCommand(loginCommand()).addCommand(logoutCommand()).addCommand(whoamiCommand()).addCommand(completionCommand());
 
   applyToTree(program, (cmd) => {
     // Throw instead of exiting, so the one error boundary in main() decides the exit code.

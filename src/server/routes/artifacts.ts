@@ -142,7 +142,8 @@ export function artifactRoutes(deps: AppDeps) {
     const limit = searchLimit(c);
     let pattern: RegExp;
     try {
-      pattern = new RegExp(query, "i");
+      // Case-insensitive as upstream; multi-line so ^ and $ anchor lines, as grep users expect.
+      pattern = new RegExp(query, "im");
     } catch (err) {
       throw new ApiError(400, "invalid regular expression", (err as Error).message);
     }

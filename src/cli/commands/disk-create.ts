@@ -1,0 +1,14 @@
+import { Command } from "commander";
+import { addTargetOptions, withApi } from "../api.js";
+import { print, printJson } from "../output.js";
+
+export function diskCreateCommand(): Command {
+  return addTargetOptions(new Command("create"))
+    .description("create a disk; prints its id")
+    .option("--json", "print the disk as JSON")
+    .action(async (flags: { json?: boolean; baseUrl?: string; apiKey?: string }) => {
+      const disk = await withApi(flags, "acontext disk ls", ({ client }) => client.createDisk());
+      if (flags.json) printJson(disk);
+      else print(disk.id);
+    });
+}

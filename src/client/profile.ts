@@ -1,0 +1,46 @@
+// The saved login: ~/.acontext/config.json (0600), {base_url?, api_key}.
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+export interface Profile {
+  base_url?: string;
+  api_key?: string;
+}
+
+export function profilePath(): string {
+  return join(homedir(), ".acontext", "config.json");
+}
+
+export async function readProfile(): Promise<Profile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(profilePath(), "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    const value = JSON.parse(text) as Profile;
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    throw new Error(`${profilePath()} is not valid JSON: fix it or run \`acontext logout\``);
+  }
+}
+
+export async function writeProfile(profile: Profile): Promise<string> {
+  const file = profilePath();
+  await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
+  await writeFile(file, `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600 });
+  return file;
+}
+
+export async function deleteProfile(): Promise<boolean> {
+  try {
+    await rm(profilePath());
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}

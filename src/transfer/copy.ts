@@ -1,0 +1,183 @@
+// `disk cp`: looks up what the endpoints are, plans (plan.ts), then streams each file: local files
+// and stdin up to disks, disk files down to local files or stdout. Downloads go to a temp file
+// renamed into place, so an interrupted copy never leaves a partial file under the real name.
+import { createReadStream, createWriteStream } from "node:fs";
+import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join as joinLocal, relative } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { CliError } from "../cli/errors.js";
+import type { Progress } from "../cli/progress.js";
+import { APIError, type AcontextClient } from "../client/client.js";
+import { formatEndpoint, join, parseEndpoint, PlanError, planCopy, splitDiskPath, type Endpoint, type Kind } from "./plan.js";
+
+export interface CopyOptions {
+  recursive: boolean;
+  force: boolean;
+  progress: Progress;
+  /** Where `-` reads from and writes to (process.stdin/stdout by default). */
+  stdin?: Readable;
+  stdout?: NodeJS.WritableStream;
+}
+
+export interface CopySummary {
+  source: string | string[];
+  destination: string;
+  files: number;
+  bytes: number;
+}
+
+export async function copy(client: AcontextClient, sourceTexts: string[], destinationText: string, options: CopyOptions): Promise<CopySummary> {
+  let steps;
+  try {
+    const sources = sourceTexts.map(parseEndpoint);
+    const destination = parseEndpoint(destinationText);
+    const kinds = new Map<string, Kind>();
+    for (const endpoint of [...sources, destination]) {
+      if (endpoint.kind !== "stdio" && endpoint.kind !== "sandbox") kinds.set(formatEndpoint(endpoint), await kindOf(client, endpoint));
+    }
+    steps = planCopy(sources, destination, { recursive: options.recursive }, (e) => kinds.get(formatEndpoint(e)) ?? "missing");
+  } catch (err) {
+    if (err instanceof PlanError) throw new CliError(err.message, { hint: err.hint, exitCode: err.exitCode });
+    throw err;
+  }
+
+  const summary: CopySummary = {
+    source: sourceTexts.length === 1 ? sourceTexts[0]! : sourceTexts,
+    destination: destinationText,
+    files: 0,
+    bytes: 0,
+  };
+  try {
+    for (const step of steps) {
+      const files = step.type === "file" ? [{ from: step.from, to: step.to }] : await expandTree(client, step.from, step.to);
+      for (const file of files) {
+        summary.bytes += await copyFile(client, file.from, file.to, options);
+        summary.files++;
+      }
+    }
+  } finally {
+    options.progress.end();
+  }
+  return summary;
+}
+
+/** What an endpoint names: a file, a directory (on a disk: a prefix with content), or nothing. */
+async function kindOf(client: AcontextClient, endpoint: Endpoint): Promise<Kind> {
+  if (endpoint.kind === "local") {
+    try {
+      return (await stat(endpoint.path)).isDirectory() ? "dir" : "file";
+    } catch {
+      return "missing";
+    }
+  }
+  if (endpoint.kind !== "disk") return "missing";
+  const asDir = endpoint.path.endsWith("/") ? endpoint.path : `${endpoint.path}/`;
+  if (!endpoint.path.endsWith("/")) {
+    try {
+      await client.getArtifact(endpoint.diskId, endpoint.path);
+      return "file";
+    } catch (err) {
+      if (!(err instanceof APIError && err.status === 404 && err.message === "artifact not found")) throw err;
+    }
+  }
+  const listing = await client.listDirectory(endpoint.diskId, asDir);
+  return asDir === "/" || listing.artifacts.length || listing.directories.length ? "dir" : "missing";
+}
+
+/** Every file under a directory endpoint, paired with where it goes under `to`. */
+async function expandTree(client: AcontextClient, from: Endpoint, to: Endpoint): Promise<Array<{ from: Endpoint; to: Endpoint }>> {
+  const pairs: Array<{ from: Endpoint; to: Endpoint }> = [];
+  if (from.kind === "local") {
+    for (const file of await walkLocal(from.path)) {
+      pairs.push({ from: { kind: "local", path: file }, to: joinPath(to, relative(from.path, file).split("\\").join("/")) });
+    }
+  } else if (from.kind === "disk") {
+    const root = from.path.endsWith("/") ? from.path : `${from.path}/`;
+    const queue = [root];
+    while (queue.length) {
+      const dir = queue.shift()!;
+      const listing = await client.listDirectory(from.diskId, dir);
+      for (const artifact of listing.artifacts) {
+        pairs.push({ from: { ...from, path: `${artifact.path}${artifact.filename}` }, to: joinPath(to, `${artifact.path.slice(root.length)}${artifact.filename}`) });
+      }
+      for (const child of listing.directories) queue.push(`${dir}${child}/`);
+    }
+  }
+  return pairs;
+}
+
+function joinPath(base: Endpoint, rel: string): Endpoint {
+  return rel.split("/").reduce((endpoint, part) => (part ? join(endpoint, part) : endpoint), base);
+}
+
+/** Regular files under a local folder; symbolic links are skipped (a disk has none). */
+async function walkLocal(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = joinLocal(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walkLocal(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Copies one file; returns its size in bytes. */
+async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, options: CopyOptions): Promise<number> {
+  const source = await openSource(client, from, options);
+  let bytes = 0;
+  // Counting in a Transform (not a "data" listener, which would start the flow before the sink
+  // is attached and lose the first chunks).
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      bytes += chunk.length;
+      options.progress.add(chunk.length);
+      done(null, chunk);
+    },
+  });
+  options.progress.file(formatEndpoint(from) === "-" ? "stdin" : basename(formatEndpoint(from)), source.size);
+  const flowing = source.stream.pipe(counter);
+  source.stream.once("error", (err) => counter.destroy(err));
+
+  if (to.kind === "disk") {
+    const { dir, filename } = splitDiskPath(to.path);
+    await client.upload(to.diskId, dir, filename, flowing, source.size);
+  } else if (to.kind === "stdio") {
+    await pipeline(flowing, options.stdout ?? process.stdout, { end: false });
+  } else if (to.kind === "local") {
+    await writeLocal(flowing, to.path, options.force);
+  }
+  return bytes;
+}
+
+async function openSource(client: AcontextClient, from: Endpoint, options: CopyOptions): Promise<{ stream: Readable; size?: number }> {
+  switch (from.kind) {
+    case "stdio":
+      return { stream: options.stdin ?? process.stdin };
+    case "local":
+      return { stream: createReadStream(from.path, { highWaterMark: 1024 * 1024 }), size: (await stat(from.path)).size };
+    case "disk":
+      return client.download(from.diskId, from.path);
+    default:
+      throw new CliError(`cannot read ${formatEndpoint(from)}`);
+  }
+}
+
+/** Writes to `path` through a temp file beside it; an existing file needs `force`. */
+async function writeLocal(stream: Readable, path: string, force: boolean): Promise<void> {
+  const existing = await lstat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw new CliError(`${path} is a directory`);
+  if (existing && !force) {
+    stream.destroy();
+    throw new CliError(`${path} already exists`, { hint: "overwrite it with --force, or copy to another name" });
+  }
+  await mkdir(dirname(path), { recursive: true });
+  const temp = joinLocal(dirname(path), `.${basename(path)}.acontext-${process.pid}.part`);
+  try {
+    await pipeline(stream, createWriteStream(temp, { highWaterMark: 1024 * 1024 }));
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
