@@ -76,6 +76,25 @@ export async function benchServer() {
     });
     if ((await sha256(downloaded)) !== sourceHash) throw new Error("the downloaded file differs from the upload");
 
+    // The same through the CLI (`acontext disk cp`), with the CLI's peak RSS.
+    const cliEnv = { ...process.env, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: KEY };
+    let cliUploadRss = 0;
+    const cliUploadSeconds = await median(async () => {
+      settle();
+      const run = await timedChild([cli, "disk", "cp", source, `disk://${diskId}/cli/`], cliEnv);
+      cliUploadRss = Math.max(cliUploadRss, run.peakRssMiB);
+      return run.seconds;
+    });
+    let cliDownloadRss = 0;
+    const cliDownloadSeconds = await median(async () => {
+      await rm(downloaded, { force: true });
+      settle();
+      const run = await timedChild([cli, "disk", "cp", `disk://${diskId}/cli/big.bin`, downloaded], cliEnv);
+      cliDownloadRss = Math.max(cliDownloadRss, run.peakRssMiB);
+      return run.seconds;
+    });
+    if ((await sha256(downloaded)) !== sourceHash) throw new Error("the CLI's download differs from the upload");
+
     const small = new FormData();
     small.append("file", new Blob([randomBytes(512).toString("hex")]), "small.txt");
     if ((await api(`/disk/${diskId}/artifact`, { method: "POST", body: small })).status !== 201) throw new Error("small upload failed");
@@ -97,8 +116,10 @@ export async function benchServer() {
       `| \`cp\` + \`sync\` (durable baseline) | ${durableCpSeconds.toFixed(2)} | ${mbps(durableCpSeconds)} | ${(cpSeconds / durableCpSeconds).toFixed(2)}× | 1.00× |`,
       `| upload (multipart POST, fsynced before 201) | ${uploadSeconds.toFixed(2)} | ${mbps(uploadSeconds)} | ${(cpSeconds / uploadSeconds).toFixed(2)}× | ${(durableCpSeconds / uploadSeconds).toFixed(2)}× |`,
       `| download (GET artifact/download to a file) | ${downloadSeconds.toFixed(2)} | ${mbps(downloadSeconds)} | ${(cpSeconds / downloadSeconds).toFixed(2)}× | ${(durableCpSeconds / downloadSeconds).toFixed(2)}× |`,
+      `| \`acontext disk cp\` local → disk | ${cliUploadSeconds.toFixed(2)} | ${mbps(cliUploadSeconds)} | ${(cpSeconds / cliUploadSeconds).toFixed(2)}× | ${(durableCpSeconds / cliUploadSeconds).toFixed(2)}× |`,
+      `| \`acontext disk cp\` disk → local | ${cliDownloadSeconds.toFixed(2)} | ${mbps(cliDownloadSeconds)} | ${(cpSeconds / cliDownloadSeconds).toFixed(2)}× | ${(durableCpSeconds / cliDownloadSeconds).toFixed(2)}× |`,
       "",
-      `Server peak RSS (VmHWM) after the upload: ${peakRssMiB.toFixed(0)} MiB`,
+      `Server peak RSS (VmHWM) after the upload: ${peakRssMiB.toFixed(0)} MiB; CLI peak RSS: ${cliUploadRss.toFixed(0)} MiB uploading, ${cliDownloadRss.toFixed(0)} MiB downloading`,
       "",
       `Small-artifact GET (1 KiB text, with content), ${load.requests.total} requests, 16 connections:`,
       `${load.requests.average.toFixed(0)} req/s, latency p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, errors ${load.errors}`,
@@ -174,9 +195,30 @@ function downloadFile(url, path) {
   });
 }
 
+/** Runs `node args` to completion; its time and peak RSS (VmHWM, sampled while it runs). */
+function timedChild(args, env) {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(process.execPath, args, { env, stdio: "ignore" });
+    let peak = 0;
+    const sample = setInterval(() => {
+      try {
+        peak = Math.max(peak, peakRss(child.pid));
+      } catch {
+        // exiting
+      }
+    }, 20);
+    child.once("exit", (code) => {
+      clearInterval(sample);
+      if (code !== 0) reject(new Error(`${args.join(" ")} exited with ${code}`));
+      else resolve({ seconds: seconds(start), peakRssMiB: peak });
+    });
+  });
+}
+
 function peakRss(pid) {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : NaN;
+  return match ? Number(match[1]) / 1024 : 0;
 }
 
 function settle() {
