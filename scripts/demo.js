@@ -1,8 +1,9 @@
-// `npm run demo`: the main job, end to end, on this machine. In a temp folder it scaffolds the
-// bundled Cloudflare sandbox worker, installs it, starts its dev server through
-// `acontext sandbox start` (containers off when there is no Docker engine), talks to it, and
-// stops it with Ctrl-C (SIGINT), checking that nothing is left behind.
-import { mkdtemp, rm } from "node:fs/promises";
+// `npm run demo`: the main jobs, end to end, on this machine, in a temp folder.
+// 1. Disks on the embedded default: the first command starts the local server; a file goes up to a
+//    disk and comes back byte for byte.
+// 2. `acontext sandbox start`: scaffold the bundled Cloudflare sandbox worker, install it, start its
+//    dev server (containers off when there is no Docker engine), call it, stop it with Ctrl-C.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -24,6 +25,24 @@ try {
   };
   delete env.npm_config_user_agent;
   const acontext = (args, options = {}) => execa(process.execPath, [cli, ...args], { cwd: dir, env, ...options });
+
+  const localEnv = { ...env, HOME: dir, ACONTEXT_DATA_DIR: join(dir, "server-data"), ACONTEXT_SERVER_PORT: String(await freePort()) };
+  const local = (args, options = {}) => execa(process.execPath, [cli, ...args], { cwd: dir, env: localEnv, stderr: "inherit", ...options });
+  step("acontext disk create   (on the embedded default: starts the local server)");
+  const diskId = (await local(["disk", "create"])).stdout.trim();
+  console.log(diskId);
+  await writeFile(join(dir, "notes.txt"), "one\ntwo\nthree\n");
+  step(`acontext disk cp notes.txt disk://${diskId}/docs/`);
+  await local(["disk", "cp", "notes.txt", `disk://${diskId}/docs/`]);
+  step(`acontext disk ls -R disk://${diskId}/`);
+  console.log((await local(["disk", "ls", "-R", `disk://${diskId}/`])).stdout);
+  step(`acontext disk cp disk://${diskId}/docs/notes.txt copy.txt`);
+  await local(["disk", "cp", `disk://${diskId}/docs/notes.txt`, "copy.txt"]);
+  const same = (await readFile(join(dir, "copy.txt"), "utf8")) === (await readFile(join(dir, "notes.txt"), "utf8"));
+  console.log(same ? "copy.txt is identical to notes.txt" : "copy.txt DIFFERS from notes.txt");
+  if (!same) process.exitCode = 1;
+  step("acontext server stop");
+  await local(["server", "stop"]);
 
   step("acontext sandbox start --template cloudflare --pm npm --no-start   (scaffold + npm install)");
   const created = await acontext(["sandbox", "start", "--template", "cloudflare", "--pm", "npm", "--no-start", "--json"], {
