@@ -48,7 +48,12 @@ describe("buildProgram", () => {
     const tree = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())]);
     expect(tree).toEqual([
       ["sandbox", ["start"]],
+      ["disk", ["create", "ls", "cp", "rm", "glob", "grep"]],
       ["server", ["start", "stop", "status"]],
+      ["login", []],
+      ["logout", []],
+      ["whoami", []],
+      ["completion", []],
     ]);
   });
 
