@@ -69,8 +69,9 @@ export async function startDetached(argv: string[], dataDir: string, apiKey: str
   let exited: number | null = null;
   child.once("exit", (code) => (exited = code ?? 1));
   for (;;) {
+    // Any live server of this data dir will do: another command may have started one just now.
     const info = readServerInfo(dataDir);
-    if (info && info.pid === child.pid && (await answers(info.url))) {
+    if (info && (await answers(info.url))) {
       return { url: info.url, pid: info.pid, data_dir: dataDir, api_key_file: join(dataDir, KEY_FILE) };
     }
     if (exited !== null) {

@@ -1,7 +1,7 @@
 // Runs the embedded API on a port: data dir, API key, single-instance lock, listener, and a
 // graceful shutdown (stop accepting, finish in-flight requests, close the database).
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -187,12 +187,28 @@ async function readOrCreateKey(file: string): Promise<string> {
   return key;
 }
 
-/** The server info of a data dir whose server is alive, else undefined. */
+/**
+ * The server info of a data dir whose server is alive, else undefined. A file left by a killed
+ * server may name a pid that now belongs to another program: where /proc tells, the process must
+ * be an acontext server, so `server stop` never signals a stranger.
+ */
 export function readServerInfo(dataDir: string): ServerInfo | undefined {
   try {
     const info = JSON.parse(readFileSync(join(dataDir, INFO_FILE), "utf8")) as ServerInfo;
-    return isRunning(info.pid) ? info : undefined;
+    return isRunning(info.pid) && looksLikeServer(info.pid) ? info : undefined;
   } catch {
     return undefined;
   }
+}
+
+function looksLikeServer(pid: number): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch (err) {
+    // No procfs (macOS): trust the pid. A vanished process is not a server.
+    return (err as NodeJS.ErrnoException).code !== "ENOENT" || !existsSync("/proc/self");
+  }
+  const at = argv.indexOf("server");
+  return at >= 0 && argv[at + 1] === "start";
 }

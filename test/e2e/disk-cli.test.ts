@@ -209,6 +209,17 @@ describe("the embedded default", () => {
     const status = JSON.parse((await runCli(["server", "status", "--json"], { cwd: home, env })).stdout);
     expect(status).toMatchObject({ disks: 1, data_dir: dataDir });
   });
+
+  it("two commands starting the local server at once both succeed, sharing one server", async () => {
+    const home = await tempDir();
+    const dataDir = join(home, "data");
+    started.push(dataDir);
+    const env = { HOME: home, ACONTEXT_DATA_DIR: dataDir, ACONTEXT_SERVER_PORT: String(await freePort()) };
+    const results = await Promise.all([runCli(["disk", "create"], { cwd: home, env }), runCli(["disk", "create"], { cwd: home, env })]);
+    for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+    const listed = (await runCli(["disk", "ls"], { cwd: home, env })).stdout.trim().split("\n").sort();
+    expect(listed).toEqual(results.map((r) => r.stdout.trim()).sort());
+  });
 });
 
 describe("completion", () => {

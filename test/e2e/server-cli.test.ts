@@ -80,6 +80,25 @@ describe("acontext server", () => {
     }
   });
 
+  it("a server.json left by a killed server never makes stop signal another program", async () => {
+    const dataDir = await tempDataDir();
+    const { execa } = await import("execa");
+    const stranger = execa("sleep", ["60"], { reject: false });
+    try {
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(join(dataDir, "server.json"), JSON.stringify({ pid: stranger.pid, url: "http://127.0.0.1:1", data_dir: dataDir, api_key: "k" }));
+      const stop = await runCli(["server", "stop", "--data-dir", dataDir], { cwd: dataDir });
+      expect(stop.stderr).toContain("no acontext server is running");
+      const status = await runCli(["server", "status", "--data-dir", dataDir], { cwd: dataDir });
+      expect(status.exitCode).toBe(1);
+      expect(stranger.exitCode).toBeNull();
+      expect(process.kill(stranger.pid!, 0)).toBe(true);
+    } finally {
+      stranger.kill("SIGKILL");
+      await stranger;
+    }
+  });
+
   it("refuses a second server on the same data dir, and a taken port", async () => {
     const running = await startServerProcess();
     const sameDir = await runCli(["server", "start", "--port", "0", "--data-dir", running.dataDir], { cwd: running.dataDir });
