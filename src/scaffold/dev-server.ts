@@ -1,10 +1,9 @@
 // Runs a project's dev server in its own session, streams its output with a prefix, reports when
 // its port answers HTTP, and stops the whole process tree on request.
 import { request } from "node:http";
-import { constants } from "node:os";
 import { CliError, EXIT } from "../cli/errors.js";
 import { debug, sayPrefixed } from "../cli/output.js";
-import { forEachLine, LineTail, portAnswers, sessionMembers, sleep, stopSession } from "./processes.js";
+import { forEachLine, LineTail, portAnswers, sessionMembers, signalNumber, sleep, stopSession } from "./processes.js";
 
 /** Hosts a local dev server may listen on (wrangler binds 127.0.0.1; others bind ::1 or both). */
 const LOOPBACK_HOSTS = ["127.0.0.1", "::1"];
@@ -131,9 +130,6 @@ async function httpAnswers(port: number): Promise<boolean> {
   return false;
 }
 
-function signalNumber(signal: string | undefined): number {
-  return constants.signals[signal as keyof typeof constants.signals] ?? 1;
-}
 
 function formatHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;

@@ -1,6 +1,7 @@
 // Process-tree helpers for supervising a dev server that runs in its own session.
 import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { constants } from "node:os";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 
@@ -87,6 +88,11 @@ export function portAnswers(port: number, host: string, timeoutMs = 1000): Promi
     socket.once("connect", () => finish(true));
     socket.once("error", () => finish(false));
   });
+}
+
+/** A signal's number (SIGKILL → 9), for 128 + n exit codes; 1 when unknown. */
+export function signalNumber(name: string | undefined): number {
+  return constants.signals[name as keyof typeof constants.signals] ?? 1;
 }
 
 export function sleep(ms: number): Promise<void> {

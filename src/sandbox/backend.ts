@@ -1,0 +1,55 @@
+// The one interface every sandbox backend implements (local namespaces today; Cloudflare next).
+// Small on purpose, and free of any backend's details.
+import type { Readable } from "node:stream";
+
+export interface SandboxLimits {
+  /** Bytes of memory (RAM + the writable layer when it is RAM-backed). */
+  memoryBytes: number;
+  /** Processes and threads. */
+  pids: number;
+  /** CPUs' worth of time per second, e.g. 1 or 0.5. */
+  cpus: number;
+  /** Bytes of writable disk. */
+  diskBytes: number;
+}
+
+export interface CreateOptions {
+  id: string;
+  network: boolean;
+  limits: SandboxLimits;
+}
+
+export interface ExecOptions {
+  command: string;
+  /** Default /workspace. */
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Wall-clock limit; on expiry everything the exec started is killed (exit code 124). */
+  timeoutMs?: number;
+  /** Streamed to the command's stdin, closed at its end. None: stdin is empty. */
+  stdin?: Readable;
+  /** Captured output is cut after this many bytes per stream (with a marker). */
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  timedOut: boolean;
+}
+
+export interface SandboxBackend {
+  readonly name: string;
+  /** What the backend can enforce here, e.g. { cgroups: true, uidRange: true }. */
+  readonly enforcement: Record<string, boolean>;
+  create(options: CreateOptions): Promise<void>;
+  exec(id: string, options: ExecOptions): Promise<ExecResult>;
+  /** A file's bytes, read inside the sandbox (paths resolve in its root, never on the host). */
+  readFile(id: string, path: string): Promise<Readable>;
+  /** Writes a file inside the sandbox (parents created), from a stream. */
+  writeFile(id: string, path: string, source: Readable): Promise<void>;
+  isRunning(id: string): boolean;
+  /** Removes every process and every byte of the sandbox. */
+  kill(id: string): Promise<void>;
+}

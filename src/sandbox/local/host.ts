@@ -1,0 +1,100 @@
+// One-time host set-up for local sandboxes, under <data dir>/sandboxes: the allowlisted /etc
+// skeleton every sandbox root is built on, the read-only helper tree mounted at /.sbx, and the
+// idmapped-mount helper. The sandbox never sees the host /etc, /root, /home or the data dir.
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** Bump when the skeleton's recipe changes, so existing data dirs rebuild it. */
+const SKELETON_VERSION = "1";
+
+/** /etc entries copied into the skeleton: what programs need, nothing secret. */
+const ETC_ALLOWLIST = [
+  "alternatives", "ca-certificates", "ca-certificates.conf", "ssl", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
+  "nsswitch.conf", "host.conf", "gai.conf", "protocols", "services", "networks", "ethertypes", "mime.types", "magic",
+  "magic.mime", "localtime", "timezone", "profile", "profile.d", "bash.bashrc", "environment", "inputrc", "shells",
+  "login.defs", "debian_version", "os-release", "issue", "terminfo", "skel", "python3", "perl", "xattr.conf",
+  "locale.alias", "mke2fs.conf", "iproute2", "fonts", "xml", "sgml",
+];
+
+/**
+ * idmap.py USERNS_PID SRC DST [SRC DST …]: bind SRC at DST with ids mapped through the user
+ * namespace of USERNS_PID (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount). util-linux
+ * 2.39 can do this with `mount -o X-mount.idmap`; Debian 12 has 2.38, so python3's ctypes it is.
+ */
+const IDMAP_PY = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_open_tree, SYS_move_mount, SYS_mount_setattr = 428, 429, 442
+OPEN_TREE_CLONE, O_CLOEXEC, AT_RECURSIVE = 1, 0o2000000, 0x8000
+MOVE_MOUNT_F_EMPTY_PATH, AT_EMPTY_PATH, MOUNT_ATTR_IDMAP = 0x4, 0x1000, 0x00100000
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+def check(result, what):
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, what + ": " + os.strerror(err))
+    return result
+userns = os.open("/proc/%s/ns/user" % sys.argv[1], os.O_RDONLY)
+args = sys.argv[2:]
+for src, dst in zip(args[0::2], args[1::2]):
+    fd = check(libc.syscall(SYS_open_tree, -100, src.encode(), OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE), "open_tree " + src)
+    attr = MountAttr(MOUNT_ATTR_IDMAP, 0, 0, userns)
+    check(libc.syscall(SYS_mount_setattr, fd, b"", AT_EMPTY_PATH | AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)), "mount_setattr " + src)
+    check(libc.syscall(SYS_move_mount, fd, b"", -100, dst.encode(), MOVE_MOUNT_F_EMPTY_PATH), "move_mount " + dst)
+    os.close(fd)
+`;
+
+export interface HostLayout {
+  root: string;
+  base: string;
+  helper: string;
+  idmap: string;
+  sandboxes: string;
+}
+
+export function hostLayout(stateDir: string): HostLayout {
+  return {
+    root: stateDir,
+    base: join(stateDir, "base"),
+    helper: join(stateDir, "helper"),
+    idmap: join(stateDir, "idmap.py"),
+    sandboxes: join(stateDir, "sb"),
+  };
+}
+
+/** Builds the skeleton and helper tree once per data dir (and again when the recipe changes). */
+export async function ensureHost(stateDir: string): Promise<HostLayout> {
+  const layout = hostLayout(stateDir);
+  // 0711: sandbox setup runs as the sandbox's own (unmapped) uid and must traverse to its root.
+  await mkdir(stateDir, { recursive: true });
+  await chmod(stateDir, 0o711);
+  await mkdir(layout.sandboxes, { recursive: true, mode: 0o711 });
+  const marker = join(stateDir, `skeleton-v${SKELETON_VERSION}`);
+  if (existsSync(marker)) return layout;
+
+  await rm(layout.base, { recursive: true, force: true });
+  await rm(layout.helper, { recursive: true, force: true });
+  const script = `set -e
+B0="$1"; H0="$2"
+mkdir -p "$B0" && cd "$B0"
+ln -s usr/bin bin; ln -s usr/sbin sbin; ln -s usr/lib lib; ln -s usr/lib64 lib64
+mkdir -p usr etc home/user root tmp var/tmp var/log var/cache var/lib run proc dev sys workspace opt srv mnt media .sbx
+chmod 700 root; chmod 1777 tmp var/tmp; chown 1000:1000 home/user
+for f in ${ETC_ALLOWLIST.join(" ")}; do [ -e "/etc/$f" ] && cp -a "/etc/$f" etc/ || true; done
+rm -rf etc/ssl/private
+printf 'root:x:0:0:root:/root:/bin/bash\\nuser:x:1000:1000:user:/home/user:/bin/bash\\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\\n' > etc/passwd
+printf 'root:x:0:\\nuser:x:1000:\\nnogroup:x:65534:\\n' > etc/group
+printf '127.0.0.1 localhost sandbox\\n::1 localhost ip6-localhost\\n' > etc/hosts
+echo sandbox > etc/hostname; : > etc/resolv.conf; ln -sf /proc/self/mounts etc/mtab
+mkdir -p "$H0/usr" "$H0/etc"
+ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln -s usr/lib64 "$H0/lib64"
+`;
+  await run("/bin/sh", ["-c", script, "setup", layout.base, layout.helper]);
+  await writeFile(layout.idmap, IDMAP_PY, { mode: 0o700 });
+  await writeFile(marker, "");
+  return layout;
+}

@@ -1,0 +1,372 @@
+// Local sandboxes from util-linux (unshare, nsenter, setpriv, prlimit, mount): each sandbox has its
+// own shifted uid range, user/mount/pid/net/ipc/uts/cgroup namespaces, a copy-on-write root over an
+// allowlisted /etc skeleton and the host /usr, a capability-less PID 1 that keeps it alive, and
+// cgroup limits where the host allows them. The design, its measurements and its traps are in
+// ../shared/reference/local-isolation.md; the key rule: everything up to the final `chroot` of an
+// exec runs from the read-only host tree at /.sbx, never from files the sandbox can write.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rm, rmdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { signalNumber, sleep } from "../../scaffold/processes.js";
+import type { CreateOptions, ExecOptions, ExecResult, SandboxBackend, SandboxLimits } from "../backend.js";
+import { ensureHost, type HostLayout } from "./host.js";
+
+/** Sandbox uid ranges start here, far from /etc/subuid ranges (podman uses 100000+). */
+const UID_BASE = 1_000_000;
+const UID_RANGE = 65_536;
+
+/** Docker's default capability set minus mknod and net_raw, all scoped to the sandbox's user namespace. */
+const EXEC_BOUNDING_SET =
+  "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+sys_chroot,+audit_write,+setfcap";
+
+const CGROUP_V1_CONTROLLERS = ["memory", "pids", "cpu", "freezer"] as const;
+
+/**
+ * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
+ * /proc/sys read-only, forbids nested user namespaces, pivots into the sandbox root, then drops
+ * every capability and only reaps orphans.
+ */
+const INIT_SH = `set -e
+read -r HOSTPID _ < /proc/self/stat
+mount --rbind "$S/rootfs" "$S/rootfs"; cd "$S/rootfs"
+mount -t proc -o nosuid,nodev,noexec proc proc
+mount -t tmpfs -o nosuid,noexec,mode=755,size=64k tmpfs dev
+for d in null zero full random urandom tty; do touch dev/$d; mount --bind /dev/$d dev/$d; done
+mkdir dev/pts dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620,nosuid,noexec devpts dev/pts; ln -s pts/ptmx dev/ptmx
+mount -t tmpfs -o nosuid,nodev,size=64m tmpfs dev/shm
+ln -s /proc/self/fd dev/fd; ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
+echo 0 > proc/sys/user/max_user_namespaces
+mount --bind proc/sys proc/sys; mount -o remount,bind,ro,nosuid,nodev,noexec proc/sys
+mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot; rmdir /.oldroot; cd /
+hostname sandbox; /.sbx/usr/sbin/ip link set lo up
+echo READY $HOSTPID; exec >/dev/null 2>&1 </dev/null
+exec /.sbx/usr/bin/setpriv --nnp --inh-caps=-all --bounding-set=-all /bin/sh -c "while :; do sleep 2147483647 & wait; done"`;
+
+/**
+ * The creation chain, run as root on the host: joins the sandbox's cgroups, holds a user namespace
+ * with the sandbox's uid range, and in a private mount namespace (nothing leaks into the host's
+ * mount table; everything vanishes with the sandbox) builds the root: a size-capped tmpfs for the
+ * writable layers, idmapped lowers (skeleton and host /usr) under overlays, and the read-only
+ * helper tree at /.sbx. Prints "HOLDER <pid>" and then, from PID 1, "READY <host pid>".
+ */
+const CREATE_SH = `set -e
+for c in $CGROUPS; do echo $$ > "$c/cgroup.procs"; done
+unshare --user sleep 600 & H=$!
+while [ "$(readlink /proc/$H/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do :; done
+echo "0 $B ${UID_RANGE}" > /proc/$H/uid_map; echo "0 $B ${UID_RANGE}" > /proc/$H/gid_map
+echo HOLDER $H
+export H
+exec unshare --mount --propagation private -- /bin/sh -e -c '
+  mount -t tmpfs -o size=$DISK,mode=0755 acontext-disk "$S/disk"
+  mkdir -p "$S/disk/root.u" "$S/disk/root.w" "$S/disk/usr.u" "$S/disk/usr.w"
+  chown $B:$B "$S/disk/root.u" "$S/disk/usr.u"
+  python3 "$IDMAP" $H "$BASE" "$S/l-root" /usr "$S/l-usr"
+  mount -t overlay acontext-root -o lowerdir="$S/l-root",upperdir="$S/disk/root.u",workdir="$S/disk/root.w" "$S/rootfs"
+  mount -t overlay acontext-usr -o lowerdir="$S/l-usr",upperdir="$S/disk/usr.u",workdir="$S/disk/usr.w" "$S/rootfs/usr"
+  mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
+  for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
+  cd "$S/rootfs"
+  exec nsenter --user=/proc/$H/ns/user -- unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
+
+interface Sandbox {
+  id: string;
+  index: number;
+  initPid: number;
+  /** Field 22 of /proc/<pid>/stat: guards against signalling a reused pid. */
+  initStart: string;
+  outer: ChildProcess;
+  dir: string;
+  cgroups: string[];
+}
+
+export class LocalBackend implements SandboxBackend {
+  readonly name = "local";
+  readonly enforcement: Record<string, boolean>;
+  private readonly sandboxes = new Map<string, Sandbox>();
+  private host: Promise<HostLayout> | undefined;
+  private creating: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly cgroupRoot = "/sys/fs/cgroup",
+  ) {
+    const cgroups = CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(cgroupRoot, c)));
+    this.enforcement = { namespaces: true, uidRange: true, cgroups, rlimits: true };
+  }
+
+  /** Whether this machine can run local sandboxes: root, user namespaces, python3 for idmapping. */
+  static supported(): { ok: boolean; reason?: string } {
+    if (process.platform !== "linux") return { ok: false, reason: "local sandboxes need Linux namespaces" };
+    if (process.getuid?.() !== 0) return { ok: false, reason: "local sandboxes need root (for now)" };
+    const max = Number(readIfExists("/proc/sys/user/max_user_namespaces") ?? "0");
+    if (!max) return { ok: false, reason: "user namespaces are disabled (user.max_user_namespaces=0)" };
+    return { ok: true };
+  }
+
+  create(options: CreateOptions): Promise<void> {
+    // One creation at a time: uid ranges are allocated by index.
+    const next = this.creating.then(() => this.createOne(options));
+    this.creating = next.catch(() => {});
+    return next;
+  }
+
+  private async createOne({ id, network, limits }: CreateOptions): Promise<void> {
+    if (network) throw new Error("network access for local sandboxes is not available yet");
+    if (this.sandboxes.has(id)) throw new Error(`sandbox ${id} exists`);
+    const host = await (this.host ??= ensureHost(this.stateDir));
+    const index = this.freeIndex();
+    const dir = join(host.sandboxes, id);
+    await mkdir(join(dir, "rootfs"), { recursive: true });
+    await mkdir(join(dir, "l-root"));
+    await mkdir(join(dir, "l-usr"));
+    await mkdir(join(dir, "disk"));
+    const cgroups = this.enforcement.cgroups ? await this.createCgroups(id, limits) : [];
+
+    const outer = spawn("/bin/sh", ["-c", CREATE_SH], {
+      env: {
+        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        S: dir,
+        B: String(UID_BASE + index * UID_RANGE),
+        DISK: String(limits.diskBytes),
+        BASE: host.base,
+        HELPER: host.helper,
+        IDMAP: host.idmap,
+        CGROUPS: cgroups.join(" "),
+        INIT_SH,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const stderr: string[] = [];
+    outer.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));
+    let holder = 0;
+    let initPid = 0;
+    await new Promise<void>((resolve, reject) => {
+      const lines = createInterface({ input: outer.stdout! });
+      lines.on("line", (line) => {
+        const [word, pid] = line.split(" ");
+        if (word === "HOLDER") holder = Number(pid);
+        if (word === "READY") {
+          initPid = Number(pid);
+          resolve();
+        }
+      });
+      outer.once("exit", (code) => reject(new Error(`creating the sandbox failed (exit ${code}): ${stderr.join("").trim()}`)));
+    }).catch(async (err) => {
+      if (holder) signal(holder, "SIGKILL");
+      await this.removeFiles(dir, cgroups);
+      throw err;
+    });
+    if (holder) signal(holder, "SIGKILL");
+    this.sandboxes.set(id, { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups });
+  }
+
+  /** Starts a command in the sandbox through the trusted path; stdout and stderr are pipes. */
+  private spawnExec(id: string, options: Pick<ExecOptions, "command" | "cwd" | "env" | "stdin">): ChildProcess {
+    const box = this.live(id);
+    const cwd = options.cwd ?? "/workspace";
+    const env = Object.entries({ PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8", ...options.env }).map(
+      ([k, v]) => `${k}=${v}`,
+    );
+    // Join the cgroups, then enter; nothing from the sandbox's writable files runs until chroot.
+    const argv = [
+      "-c",
+      'for c in $CGROUPS; do echo $$ > "$c/cgroup.procs"; done; exec "$@"',
+      "exec",
+      "nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
+      `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
+      "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
+      "/usr/bin/prlimit", "--core=0", "--nofile=4096", "--",
+      "/usr/sbin/chroot", ".", "/usr/bin/env", "-i", ...env,
+      "/bin/sh", "-c", 'cd -- "$1" && exec /bin/sh -c "$2"', "sh", cwd, options.command,
+    ];
+    const child = spawn("/bin/sh", argv, {
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CGROUPS: box.cgroups.join(" ") },
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      // Its own process group: a timeout kills everything the exec started in it.
+      detached: true,
+    });
+    if (options.stdin) {
+      options.stdin.pipe(child.stdin!);
+      child.stdin!.on("error", () => {}); // the command may exit without reading all of it
+    }
+    return child;
+  }
+
+  async exec(id: string, options: ExecOptions): Promise<ExecResult> {
+    const child = this.spawnExec(id, options);
+    const limit = options.maxOutputBytes ?? Infinity;
+    for (const name of ["stdout", "stderr"] as const) {
+      let seen = 0;
+      child[name]!.on("data", (chunk: Buffer) => {
+        if (seen >= limit) return;
+        const room = limit - seen;
+        seen += chunk.length;
+        if (chunk.length <= room) options.onOutput?.(name, chunk);
+        else {
+          options.onOutput?.(name, chunk.subarray(0, room));
+          options.onOutput?.(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
+        }
+      });
+    }
+    return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const killGroup = () => signal(-child.pid!, "SIGKILL");
+      const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), killGroup()), options.timeoutMs) : undefined;
+      options.signal?.addEventListener("abort", killGroup, { once: true });
+      child.once("error", reject);
+      child.once("exit", async (code, sig) => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", killGroup);
+        // Background processes (cmd &) may keep the pipes open: take what the exec wrote, then let go.
+        await drained(child);
+        if (timedOut) options.onOutput?.("stderr", Buffer.from(`\n[acontext: killed after the ${options.timeoutMs! / 1000} s timeout]\n`));
+        resolve({ exitCode: timedOut ? 124 : (code ?? 128 + signalNumber(sig ?? undefined)), timedOut });
+      });
+    });
+  }
+
+  async readFile(id: string, path: string): Promise<Readable> {
+    // `cat` inside the sandbox: the path, symlinks included, resolves in the sandbox's own root.
+    const child = this.spawnExec(id, { command: 'cat -- "$ACONTEXT_PATH"', cwd: "/", env: { ACONTEXT_PATH: path } });
+    const errors: Buffer[] = [];
+    child.stderr!.on("data", (chunk: Buffer) => errors.push(chunk));
+    const out = child.stdout!;
+    // Report a missing or unreadable file before any byte, so callers can answer 404.
+    let onReadable = () => {};
+    const first = await new Promise<"data" | number>((resolve) => {
+      onReadable = () => out.readableLength > 0 && resolve("data");
+      out.on("readable", onReadable);
+      child.once("exit", (code) => resolve(code ?? 1));
+    });
+    out.off("readable", onReadable);
+    if (typeof first === "number" && first !== 0) throw new Error(Buffer.concat(errors).toString().trim() || `cannot read ${path}`);
+    child.once("exit", (code) => {
+      if (code !== 0) out.destroy(new Error(Buffer.concat(errors).toString().trim() || `reading ${path} failed`));
+    });
+    return out;
+  }
+
+  async writeFile(id: string, path: string, source: Readable): Promise<void> {
+    const errors: Buffer[] = [];
+    const result = await this.exec(id, {
+      command: 'mkdir -p -- "$(dirname -- "$ACONTEXT_PATH")" && cat > "$ACONTEXT_PATH"',
+      cwd: "/",
+      env: { ACONTEXT_PATH: path },
+      stdin: source,
+      onOutput: (stream, chunk) => stream === "stderr" && errors.push(chunk),
+    });
+    if (result.exitCode !== 0) throw new Error(Buffer.concat(errors).toString().trim() || `cannot write ${path}`);
+  }
+
+  isRunning(id: string): boolean {
+    const box = this.sandboxes.get(id);
+    return Boolean(box && startTime(box.initPid) === box.initStart);
+  }
+
+  async kill(id: string): Promise<void> {
+    const box = this.sandboxes.get(id);
+    if (!box) return;
+    this.sandboxes.delete(id);
+    // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
+    if (startTime(box.initPid) === box.initStart) signal(box.initPid, "SIGKILL");
+    if (box.outer.exitCode === null && box.outer.signalCode === null) {
+      await new Promise((resolve) => box.outer.once("exit", resolve));
+    }
+    await this.removeFiles(box.dir, box.cgroups);
+  }
+
+  private live(id: string): Sandbox {
+    const box = this.sandboxes.get(id);
+    if (!box || !this.isRunning(id)) throw new Error(`sandbox ${id} is not running`);
+    return box;
+  }
+
+  private freeIndex(): number {
+    const used = new Set([...this.sandboxes.values()].map((b) => b.index));
+    let index = 1;
+    while (used.has(index)) index++;
+    return index;
+  }
+
+  private async createCgroups(id: string, limits: SandboxLimits): Promise<string[]> {
+    const dirs = CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id));
+    for (const dir of dirs) await mkdir(dir, { recursive: true });
+    const [memory, pids, cpu] = dirs as [string, string, string, string];
+    await writeFile(join(memory, "memory.limit_in_bytes"), String(limits.memoryBytes));
+    await writeFile(join(pids, "pids.max"), String(limits.pids));
+    await writeFile(join(cpu, "cpu.cfs_period_us"), "100000");
+    await writeFile(join(cpu, "cpu.cfs_quota_us"), String(Math.round(limits.cpus * 100_000)));
+    return dirs;
+  }
+
+  private async removeFiles(dir: string, cgroups: string[]): Promise<void> {
+    for (const cgroup of cgroups) {
+      // v1 cgroups stay busy for a moment after their last task exits.
+      for (let attempt = 0; attempt < 1000; attempt++) {
+        try {
+          await rmdir(cgroup);
+          break;
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "ENOENT") break;
+          if (code !== "EBUSY") throw err;
+          await sleep(2);
+        }
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits for the exec's pipes to close, or until they stay silent briefly (a background child holds them). */
+async function drained(child: ChildProcess): Promise<void> {
+  const streams = [child.stdout!, child.stderr!].filter((s) => !s.destroyed && !s.readableEnded);
+  await Promise.all(
+    streams.map(
+      (stream) =>
+        new Promise<void>((resolve) => {
+          let idle: NodeJS.Timeout;
+          const done = () => {
+            clearTimeout(idle);
+            stream.destroy();
+            resolve();
+          };
+          const arm = () => {
+            clearTimeout(idle);
+            idle = setTimeout(done, 50);
+          };
+          stream.on("data", arm);
+          stream.once("end", done);
+          stream.once("close", done);
+          arm();
+        }),
+    ),
+  );
+}
+
+function startTime(pid: number): string | undefined {
+  const stat = readIfExists(`/proc/${pid}/stat`);
+  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+

@@ -1,0 +1,131 @@
+// The local backend for real: sandboxes made of namespaces on this machine (root only). Each test
+// creates its sandboxes in a temp state dir and kills them; the checks look at the host too.
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+
+const support = LocalBackend.supported();
+const LIMITS = { memoryBytes: 512 * 1024 ** 2, pids: 256, cpus: 1, diskBytes: 256 * 1024 ** 2 };
+
+describe.skipIf(!support.ok)("local sandboxes", () => {
+  let stateDir: string;
+  let backend: LocalBackend;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "acontext-sbx-test-"));
+    backend = new LocalBackend(stateDir);
+  });
+  afterEach(async () => {
+    for (const id of created.splice(0)) await backend.kill(id);
+  });
+  afterAll(async () => {
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  async function sandbox(): Promise<string> {
+    const id = `t${randomBytes(6).toString("hex")}`;
+    await backend.create({ id, network: false, limits: LIMITS });
+    created.push(id);
+    return id;
+  }
+
+  async function run(id: string, command: string, options: { stdin?: Readable; timeoutMs?: number; maxOutputBytes?: number } = {}) {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const result = await backend.exec(id, { command, ...options, onOutput: (s, c) => (s === "stdout" ? out : err).push(c) });
+    return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  }
+
+  it("runs commands as root of its own root filesystem, with python and /workspace", async () => {
+    const id = await sandbox();
+    expect(await run(id, "id -u; pwd")).toMatchObject({ exitCode: 0, stdout: "0\n/workspace\n" });
+    expect((await run(id, "python3 -c 'print(sum(range(10)))'")).stdout).toBe("45\n");
+    expect((await run(id, "ls /")).stdout.split("\n")).toEqual(expect.arrayContaining(["etc", "usr", "workspace", "tmp"]));
+  });
+
+  it("keeps state between execs: files and background processes", async () => {
+    const id = await sandbox();
+    await run(id, "echo kept > /workspace/state.txt; sleep 300 > /dev/null 2>&1 &");
+    expect((await run(id, "cat /workspace/state.txt")).stdout).toBe("kept\n");
+    expect((await run(id, "ps -e -o comm=")).stdout).toContain("sleep");
+  });
+
+  it("does not see the host's secrets, processes or files, and cannot change the host /usr", async () => {
+    const id = await sandbox();
+    expect((await run(id, "cat /etc/shadow")).exitCode).not.toBe(0);
+    expect((await run(id, "ls -A /root")).stdout).toBe("");
+    expect((await run(id, `ls ${stateDir}`)).exitCode).not.toBe(0);
+    expect((await run(id, `kill -0 ${process.pid}`)).exitCode).not.toBe(0);
+    const hostLs = createHash("sha256").update(readFileSync("/usr/bin/ls")).digest("hex");
+    expect((await run(id, "echo trojan >> /usr/bin/ls && echo appended")).stdout).toBe("appended\n");
+    expect(createHash("sha256").update(readFileSync("/usr/bin/ls")).digest("hex")).toBe(hostLs);
+  });
+
+  it("has no network: a server on the host's 127.0.0.1 is unreachable", async () => {
+    const id = await sandbox();
+    const server = createServer((_req, res) => res.end("host"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const result = await run(id, `python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:${port}', timeout=2).read())"`);
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stdout).not.toContain("host");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
+
+  it("passes exit codes and stdin through, caps output, and kills a command at its timeout", async () => {
+    const id = await sandbox();
+    expect((await run(id, "exit 42")).exitCode).toBe(42);
+    expect((await run(id, "kill -9 $$")).exitCode).toBe(137);
+    expect((await run(id, "wc -l", { stdin: Readable.from(["a\nb\n", "c\n"]) })).stdout.trim()).toBe("3");
+    const flood = await run(id, "yes | head -c 100000", { maxOutputBytes: 1000 });
+    expect(flood.stdout.length).toBeLessThan(1200);
+    expect(flood.stdout).toContain("[acontext: stdout truncated after 1000 bytes]");
+    const slow = await run(id, "trap '' TERM; sleep 30", { timeoutMs: 500 });
+    expect(slow).toMatchObject({ exitCode: 124, timedOut: true });
+    expect(slow.stderr).toContain("timeout");
+    expect((await run(id, "ps -e -o args=")).stdout).not.toContain("sleep 30");
+  });
+
+  it("moves files in and out inside its own root, binary-safe; a planted symlink cannot reach the host", async () => {
+    const id = await sandbox();
+    const bytes = randomBytes(300_000);
+    await backend.writeFile(id, "/workspace/in/data.bin", Readable.from([bytes]));
+    expect((await run(id, "wc -c < /workspace/in/data.bin")).stdout.trim()).toBe(String(bytes.length));
+    const back: Buffer[] = [];
+    for await (const chunk of await backend.readFile(id, "/workspace/in/data.bin")) back.push(chunk as Buffer);
+    expect(Buffer.concat(back).equals(bytes)).toBe(true);
+
+    await run(id, `ln -s /etc/shadow /workspace/evil; ln -s ${join(stateDir, "skeleton-v1")} /workspace/evil2`);
+    await expect(backend.readFile(id, "/workspace/evil")).rejects.toThrow();
+    await expect(backend.readFile(id, "/workspace/evil2")).rejects.toThrow();
+    await backend.writeFile(id, "/workspace/evil3", Readable.from(["x"])).catch(() => {});
+    await run(id, "ln -sf /tmp/acontext-written-outside /workspace/out-link");
+    await backend.writeFile(id, "/workspace/out-link", Readable.from(["escaped?"]));
+    expect(() => readFileSync("/tmp/acontext-written-outside")).toThrow();
+  });
+
+  it("kill leaves no process, mount, cgroup or directory behind", async () => {
+    const id = `t${randomBytes(6).toString("hex")}`;
+    await backend.create({ id, network: false, limits: LIMITS });
+    await run(id, "sleep 300 > /dev/null 2>&1 &");
+    expect(backend.isRunning(id)).toBe(true);
+    await backend.kill(id);
+    expect(backend.isRunning(id)).toBe(false);
+    expect(await readdir(join(stateDir, "sb"))).not.toContain(id);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(id);
+    for (const controller of ["memory", "pids", "cpu", "freezer"]) {
+      await expect(readdir(join("/sys/fs/cgroup", controller, "acontext", id))).rejects.toThrow();
+    }
+    await expect(backend.exec(id, { command: "true" })).rejects.toThrow("is not running");
+  });
+});
