@@ -114,6 +114,29 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     expect(() => readFileSync("/tmp/acontext-written-outside")).toThrow();
   });
 
+  it("runs every exec under the seccomp filter, without capabilities beyond its own namespace", async () => {
+    const id = await sandbox();
+    const status = (await run(id, "cat /proc/self/status")).stdout;
+    expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(status).toMatch(/^Seccomp:\s+2$/m);
+    expect(status).toMatch(/^CapEff:\s+00000000a00405fb$/m);
+    const syscalls = `import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+for name, nr in [("keyctl", 250), ("bpf", 321), ("io_uring_setup", 425), ("unshare_user", 272)]:
+    arg = 0x10000000 if name == "unshare_user" else 0
+    r = libc.syscall(nr, arg, 0, 0, 0, 0)
+    print(name, r, errno.errorcode.get(ctypes.get_errno()))`;
+    const out = (await run(id, `python3 -c '${syscalls}'`)).stdout;
+    expect(out).toContain("keyctl -1 EPERM");
+    expect(out).toContain("bpf -1 EPERM");
+    expect(out).toContain("io_uring_setup -1 EPERM");
+    expect(out).toContain("unshare_user -1 EPERM");
+    expect((await run(id, "unshare -U true")).exitCode).not.toBe(0);
+    expect((await run(id, "mount -t tmpfs none /mnt")).exitCode).not.toBe(0);
+    // Ordinary programs still work: threads, subprocesses, pipes.
+    expect((await run(id, "python3 -c 'import threading, subprocess; t=threading.Thread(target=print, args=(1,)); t.start(); t.join(); print(subprocess.run([\"echo\", \"2\"], capture_output=True).stdout.decode().strip())' | tr '\\n' ' '")).stdout.trim()).toBe("1 2");
+  });
+
   it("kill leaves no process, mount, cgroup or directory behind", async () => {
     const id = `t${randomBytes(6).toString("hex")}`;
     await backend.create({ id, network: false, limits: LIMITS });

@@ -6,11 +6,12 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { SECCOMP_EXEC_PL, seccompFilter } from "./seccomp.js";
 
 const run = promisify(execFile);
 
 /** Bump when the skeleton's recipe changes, so existing data dirs rebuild it. */
-const SKELETON_VERSION = "1";
+const SKELETON_VERSION = "2";
 
 /** /etc entries copied into the skeleton: what programs need, nothing secret. */
 const ETC_ALLOWLIST = [
@@ -95,6 +96,9 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
 `;
   await run("/bin/sh", ["-c", script, "setup", layout.base, layout.helper]);
   await writeFile(layout.idmap, IDMAP_PY, { mode: 0o700 });
+  // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
+  await writeFile(join(layout.helper, "seccomp.bpf"), seccompFilter(), { mode: 0o644 });
+  await writeFile(join(layout.helper, "seccomp-exec.pl"), SECCOMP_EXEC_PL, { mode: 0o644 });
   await writeFile(marker, "");
   return layout;
 }

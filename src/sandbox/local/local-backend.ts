@@ -180,6 +180,7 @@ export class LocalBackend implements SandboxBackend {
       "nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
       `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
       "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
+      "/usr/bin/perl", "/seccomp-exec.pl", "/seccomp.bpf",
       "/usr/bin/prlimit", "--core=0", "--nofile=4096", "--",
       "/usr/sbin/chroot", ".", "/usr/bin/env", "-i", ...env,
       "/bin/sh", "-c", 'cd -- "$1" && exec /bin/sh -c "$2"', "sh", cwd, options.command,
