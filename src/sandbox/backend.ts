@@ -52,4 +52,8 @@ export interface SandboxBackend {
   isRunning(id: string): boolean;
   /** Removes every process and every byte of the sandbox. */
   kill(id: string): Promise<void>;
+  /** Kills every sandbox (server shutdown). */
+  killAll(): Promise<void>;
+  /** Cleans up after sandboxes of an earlier server process; returns their ids. */
+  sweep(): Promise<string[]>;
 }

@@ -8,6 +8,8 @@ import { ApiError, envelope } from "./http.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { diskRoutes } from "./routes/disks.js";
 import { materialRoutes } from "./routes/material.js";
+import { sandboxRoutes } from "./routes/sandboxes.js";
+import type { SandboxService } from "./sandboxes.js";
 import type { Store } from "./store.js";
 
 export type AppEnv = { Bindings: Partial<HttpBindings> };
@@ -19,6 +21,10 @@ export interface AppDeps {
   maxUploadBytes: number;
   /** One line per request (method, path, status, ms) and unexpected errors. */
   log: (line: string) => void;
+  /** Sandboxes, where this machine can run them. */
+  sandboxes?: SandboxService;
+  /** Why there are none, for the 503 answer. */
+  sandboxesUnavailable?: string;
   /** What GET /api/v1/server/status answers (an extension for `acontext server status`). */
   status: () => Record<string, unknown>;
 }
@@ -53,6 +59,7 @@ export function buildApp(deps: AppDeps): Hono<AppEnv> {
   app.get("/api/v1/server/status", (c) => c.json({ code: 0, data: deps.status(), msg: "" }));
   app.route("/api/v1/disk", diskRoutes(deps));
   app.route("/api/v1/disk/:diskId/artifact", artifactRoutes(deps));
+  app.route("/api/v1/sandbox", sandboxRoutes(deps));
   return app;
 }
 

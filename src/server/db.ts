@@ -41,6 +41,20 @@ const MIGRATIONS: readonly string[] = [
      expires_ms INTEGER NOT NULL
    );
    CREATE INDEX materials_by_blob ON materials (sha256);`,
+  `CREATE TABLE sandboxes (
+     id TEXT PRIMARY KEY,
+     backend TEXT NOT NULL,
+     status TEXT NOT NULL,
+     keepalive_seconds INTEGER NOT NULL,
+     expires_ms INTEGER NOT NULL,
+     history_commands TEXT NOT NULL DEFAULT '[]',
+     generated_files TEXT NOT NULL DEFAULT '[]',
+     created_us INTEGER NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     killed_at TEXT
+   );
+   CREATE INDEX sandboxes_by_time ON sandboxes (created_us, id);`,
 ];
 
 export function openDatabase(file: string): Db {

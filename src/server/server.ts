@@ -60,6 +60,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const orphans = await blobs.sweep(store.isBlobReferenced);
     if (orphans) options.log(`removed ${orphans} unreferenced blob(s) left by an earlier crash`);
 
+    const { sandboxes, reason } = await startSandboxes(db, store.projectId, options);
+
     const startedAt = new Date();
     let url = "";
     const app = buildApp({
@@ -67,6 +69,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       blobs,
       apiKey,
       maxUploadBytes: options.maxUploadBytes,
+      sandboxes,
+      sandboxesUnavailable: reason,
       log: options.log,
       status: () => ({
         version: options.version,
@@ -76,6 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         started_at: startedAt.toISOString(),
         uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         ...store.counts(),
+        sandboxes: sandboxes ? { backend: sandboxes.backend.name, enforced: sandboxes.backend.enforcement, ...sandboxes.counts() } : { unavailable: reason },
       }),
     });
     const server = await listen(app.fetch, options.host, options.port);
@@ -101,6 +106,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: () =>
         (closing ??= (async () => {
           await closeServer(server);
+          await sandboxes?.shutdown();
           openDb.close();
           rmSync(join(options.dataDir, INFO_FILE), { force: true });
           await releaseLock();
@@ -111,6 +117,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await releaseLock();
     throw err;
   }
+}
+
+/** The local sandbox backend where this machine allows it; otherwise why not. */
+async function startSandboxes(db: ReturnType<typeof openDatabase>, projectId: string, options: ServerOptions) {
+  const { LocalBackend } = await import("../sandbox/local/local-backend.js");
+  const support = LocalBackend.supported();
+  if (!support.ok) {
+    options.log(`sandboxes unavailable: ${support.reason}`);
+    return { sandboxes: undefined, reason: support.reason };
+  }
+  const { SandboxService } = await import("./sandboxes.js");
+  // Outside the data dir: sandbox set-up runs as the sandbox's unmapped uid, which must be able
+  // to reach its root; a data dir under /root (0700) would not allow that.
+  const stateDir = process.env.ACONTEXT_SANDBOX_DIR || "/var/lib/acontext/sandboxes";
+  const sandboxes = new SandboxService(db, new LocalBackend(stateDir, projectId), projectId, options.log);
+  await sandboxes.init();
+  return { sandboxes, reason: undefined };
 }
 
 function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<Server> {

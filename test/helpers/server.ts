@@ -77,7 +77,8 @@ export async function startServerProcess(options: { dataDir?: string; args?: str
     return r;
   });
   cleanups.push(async () => {
-    if (!done) child.kill("SIGKILL");
+    // SIGTERM: a graceful stop also kills the server's sandboxes and removes their cgroups.
+    if (!done) child.kill("SIGTERM");
     await finished;
   });
   const url = await stdout.waitFor(/^http:\/\//).catch(async (err) => {

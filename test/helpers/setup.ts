@@ -5,3 +5,14 @@ for (const key of Object.keys(process.env)) {
     delete process.env[key];
   }
 }
+
+// Sandbox state (skeleton, uid claims, sandbox roots) in a temp dir per test file, not the
+// machine's /var/lib/acontext; removed after the file's tests (which kill their servers first).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
+
+const sandboxDir = mkdtempSync(join(tmpdir(), "acontext-test-sandboxes-"));
+process.env.ACONTEXT_SANDBOX_DIR = sandboxDir;
+afterAll(() => rmSync(sandboxDir, { recursive: true, force: true }));

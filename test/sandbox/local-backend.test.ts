@@ -20,7 +20,7 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "acontext-sbx-test-"));
-    backend = new LocalBackend(stateDir);
+    backend = new LocalBackend(stateDir, "test");
   });
   afterEach(async () => {
     for (const id of created.splice(0)) await backend.kill(id);
@@ -105,7 +105,7 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     for await (const chunk of await backend.readFile(id, "/workspace/in/data.bin")) back.push(chunk as Buffer);
     expect(Buffer.concat(back).equals(bytes)).toBe(true);
 
-    await run(id, `ln -s /etc/shadow /workspace/evil; ln -s ${join(stateDir, "skeleton-v1")} /workspace/evil2`);
+    await run(id, `ln -s /etc/shadow /workspace/evil; ln -s ${join(stateDir, "idmap-v2.py")} /workspace/evil2`);
     await expect(backend.readFile(id, "/workspace/evil")).rejects.toThrow();
     await expect(backend.readFile(id, "/workspace/evil2")).rejects.toThrow();
     await backend.writeFile(id, "/workspace/evil3", Readable.from(["x"])).catch(() => {});
@@ -144,7 +144,8 @@ for name, nr in [("keyctl", 250), ("bpf", 321), ("io_uring_setup", 425), ("unsha
     expect(backend.isRunning(id)).toBe(true);
     await backend.kill(id);
     expect(backend.isRunning(id)).toBe(false);
-    expect(await readdir(join(stateDir, "sb"))).not.toContain(id);
+    expect(await readdir(join(stateDir, "sb", "test"))).not.toContain(id);
+    expect(await readdir(join(stateDir, "uid"))).toEqual([]);
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(id);
     for (const controller of ["memory", "pids", "cpu", "freezer"]) {
       await expect(readdir(join("/sys/fs/cgroup", controller, "acontext", id))).rejects.toThrow();

@@ -1,9 +1,11 @@
-// One-time host set-up for local sandboxes, under <data dir>/sandboxes: the allowlisted /etc
-// skeleton every sandbox root is built on, the read-only helper tree mounted at /.sbx, and the
-// idmapped-mount helper. The sandbox never sees the host /etc, /root, /home or the data dir.
+// One-time host set-up for local sandboxes, shared by every server on the machine (default
+// /var/lib/acontext/sandboxes): the allowlisted /etc skeleton every sandbox root is built on, the
+// read-only helper tree mounted at /.sbx, and the idmapped-mount helper. The sandbox never sees
+// the host /etc, /root, /home or any data dir. Sandbox set-up runs as the sandbox's own unmapped
+// uid, so every directory on the way to a sandbox must be searchable (0711); nothing here is secret.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { SECCOMP_EXEC_PL, seccompFilter } from "./seccomp.js";
@@ -54,31 +56,34 @@ export interface HostLayout {
   base: string;
   helper: string;
   idmap: string;
-  sandboxes: string;
+  /** One claim file per uid range in use, across servers. */
+  uidClaims: string;
 }
 
 export function hostLayout(stateDir: string): HostLayout {
   return {
     root: stateDir,
-    base: join(stateDir, "base"),
-    helper: join(stateDir, "helper"),
-    idmap: join(stateDir, "idmap.py"),
-    sandboxes: join(stateDir, "sb"),
+    base: join(stateDir, `base-v${SKELETON_VERSION}`),
+    helper: join(stateDir, `helper-v${SKELETON_VERSION}`),
+    idmap: join(stateDir, `idmap-v${SKELETON_VERSION}.py`),
+    uidClaims: join(stateDir, "uid"),
   };
 }
 
-/** Builds the skeleton and helper tree once per data dir (and again when the recipe changes). */
+/**
+ * Builds the skeleton and helper tree once per machine (and again when the recipe changes). Built
+ * in temp folders and renamed into place, so servers starting together never see half of one.
+ */
 export async function ensureHost(stateDir: string): Promise<HostLayout> {
   const layout = hostLayout(stateDir);
-  // 0711: sandbox setup runs as the sandbox's own (unmapped) uid and must traverse to its root.
-  await mkdir(stateDir, { recursive: true });
+  await mkdir(stateDir, { recursive: true, mode: 0o711 });
   await chmod(stateDir, 0o711);
-  await mkdir(layout.sandboxes, { recursive: true, mode: 0o711 });
-  const marker = join(stateDir, `skeleton-v${SKELETON_VERSION}`);
-  if (existsSync(marker)) return layout;
+  await mkdir(layout.uidClaims, { recursive: true, mode: 0o700 });
+  if (existsSync(layout.base) && existsSync(layout.helper) && existsSync(layout.idmap)) return layout;
 
-  await rm(layout.base, { recursive: true, force: true });
-  await rm(layout.helper, { recursive: true, force: true });
+  const suffix = `.tmp-${process.pid}-${Date.now()}`;
+  const base = layout.base + suffix;
+  const helper = layout.helper + suffix;
   const script = `set -e
 B0="$1"; H0="$2"
 mkdir -p "$B0" && cd "$B0"
@@ -94,11 +99,29 @@ echo sandbox > etc/hostname; : > etc/resolv.conf; ln -sf /proc/self/mounts etc/m
 mkdir -p "$H0/usr" "$H0/etc"
 ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln -s usr/lib64 "$H0/lib64"
 `;
-  await run("/bin/sh", ["-c", script, "setup", layout.base, layout.helper]);
-  await writeFile(layout.idmap, IDMAP_PY, { mode: 0o700 });
-  // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
-  await writeFile(join(layout.helper, "seccomp.bpf"), seccompFilter(), { mode: 0o644 });
-  await writeFile(join(layout.helper, "seccomp-exec.pl"), SECCOMP_EXEC_PL, { mode: 0o644 });
-  await writeFile(marker, "");
+  try {
+    await run("/bin/sh", ["-c", script, "setup", base, helper]);
+    // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
+    await writeFile(join(helper, "seccomp.bpf"), seccompFilter(), { mode: 0o644 });
+    await writeFile(join(helper, "seccomp-exec.pl"), SECCOMP_EXEC_PL, { mode: 0o644 });
+    await writeFile(layout.idmap + suffix, IDMAP_PY, { mode: 0o700 });
+    await renameUnlessThere(base, layout.base);
+    await renameUnlessThere(helper, layout.helper);
+    await renameUnlessThere(layout.idmap + suffix, layout.idmap);
+  } finally {
+    await rm(base, { recursive: true, force: true });
+    await rm(helper, { recursive: true, force: true });
+    await rm(layout.idmap + suffix, { force: true });
+  }
   return layout;
+}
+
+/** Renames `from` to `to` unless another server put `to` there first. */
+async function renameUnlessThere(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw err;
+  }
 }

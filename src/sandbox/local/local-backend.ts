@@ -6,7 +6,7 @@
 // exec runs from the read-only host tree at /.sbx, never from files the sandbox can write.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
@@ -17,6 +17,8 @@ import { ensureHost, type HostLayout } from "./host.js";
 /** Sandbox uid ranges start here, far from /etc/subuid ranges (podman uses 100000+). */
 const UID_BASE = 1_000_000;
 const UID_RANGE = 65_536;
+/** Ranges must end below 2^32 - 1. */
+const MAX_INDEX = Math.floor((2 ** 32 - 1 - UID_BASE) / UID_RANGE) - 1;
 
 /** Docker's default capability set minus mknod and net_raw, all scoped to the sandbox's user namespace. */
 const EXEC_BOUNDING_SET =
@@ -52,6 +54,9 @@ exec /.sbx/usr/bin/setpriv --nnp --inh-caps=-all --bounding-set=-all /bin/sh -c 
  * mount table; everything vanishes with the sandbox) builds the root: a size-capped tmpfs for the
  * writable layers, idmapped lowers (skeleton and host /usr) under overlays, and the read-only
  * helper tree at /.sbx. Prints "HOLDER <pid>" and then, from PID 1, "READY <host pid>".
+ * The chain is one process (each step execs the next) whose child is PID 1: it gets SIGKILL when
+ * the server dies (pdeathsig, set after entering the user namespace, which would reset it), and
+ * unshare --kill-child takes PID 1, so the whole sandbox, with it.
  */
 const CREATE_SH = `set -e
 for c in $CGROUPS; do echo $$ > "$c/cgroup.procs"; done
@@ -70,7 +75,7 @@ exec unshare --mount --propagation private -- /bin/sh -e -c '
   mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
   for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
   cd "$S/rootfs"
-  exec nsenter --user=/proc/$H/ns/user -- unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
+  exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
 
 interface Sandbox {
   id: string;
@@ -90,10 +95,18 @@ export class LocalBackend implements SandboxBackend {
   private host: Promise<HostLayout> | undefined;
   private creating: Promise<unknown> = Promise.resolve();
 
+  private readonly sandboxesDir: string;
+
+  /**
+   * `stateDir` is shared by all servers of the machine (skeleton, uid claims); `namespace` keeps
+   * this server's sandboxes apart, so a restart sweeps only its own.
+   */
   constructor(
     private readonly stateDir: string,
+    namespace: string,
     private readonly cgroupRoot = "/sys/fs/cgroup",
   ) {
+    this.sandboxesDir = join(stateDir, "sb", namespace);
     const cgroups = CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(cgroupRoot, c)));
     this.enforcement = { namespaces: true, uidRange: true, cgroups, rlimits: true };
   }
@@ -117,10 +130,10 @@ export class LocalBackend implements SandboxBackend {
   private async createOne({ id, network, limits }: CreateOptions): Promise<void> {
     if (network) throw new Error("network access for local sandboxes is not available yet");
     if (this.sandboxes.has(id)) throw new Error(`sandbox ${id} exists`);
-    const host = await (this.host ??= ensureHost(this.stateDir));
-    const index = this.freeIndex();
-    const dir = join(host.sandboxes, id);
+    const host = await this.prepare();
+    const dir = join(this.sandboxesDir, id);
     await mkdir(join(dir, "rootfs"), { recursive: true });
+    const index = await this.claimIndex(host, dir);
     await mkdir(join(dir, "l-root"));
     await mkdir(join(dir, "l-usr"));
     await mkdir(join(dir, "disk"));
@@ -159,6 +172,7 @@ export class LocalBackend implements SandboxBackend {
     }).catch(async (err) => {
       if (holder) signal(holder, "SIGKILL");
       await this.removeFiles(dir, cgroups);
+      await this.releaseIndex(host, index);
       throw err;
     });
     if (holder) signal(holder, "SIGKILL");
@@ -279,6 +293,29 @@ export class LocalBackend implements SandboxBackend {
       await new Promise((resolve) => box.outer.once("exit", resolve));
     }
     await this.removeFiles(box.dir, box.cgroups);
+    await this.releaseIndex(await this.prepare(), box.index);
+  }
+
+  /**
+   * Removes what sandboxes of an earlier server left: their processes died with it (pdeathsig),
+   * their state directories and empty cgroups remain. Returns the ids it cleaned.
+   */
+  async sweep(): Promise<string[]> {
+    const host = await this.prepare();
+    const stale = (await readdir(this.sandboxesDir)).filter((id) => !this.sandboxes.has(id));
+    for (const id of stale) {
+      const dir = join(this.sandboxesDir, id);
+      const index = Number(await readFile(join(dir, "uid-index"), "utf8").catch(() => "0"));
+      const cgroups = this.enforcement.cgroups ? CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id)) : [];
+      await this.removeFiles(dir, cgroups);
+      if (index) await this.releaseIndex(host, index);
+    }
+    return stale;
+  }
+
+  /** Kills every sandbox (server shutdown). */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.sandboxes.keys()].map((id) => this.kill(id)));
   }
 
   private live(id: string): Sandbox {
@@ -287,11 +324,34 @@ export class LocalBackend implements SandboxBackend {
     return box;
   }
 
-  private freeIndex(): number {
-    const used = new Set([...this.sandboxes.values()].map((b) => b.index));
-    let index = 1;
-    while (used.has(index)) index++;
-    return index;
+  private async prepare(): Promise<HostLayout> {
+    this.host ??= ensureHost(this.stateDir).then(async (host) => {
+      await mkdir(this.sandboxesDir, { recursive: true, mode: 0o711 });
+      return host;
+    });
+    return this.host;
+  }
+
+  /**
+   * A uid range no other sandbox on the machine uses, claimed with an exclusive file (servers of
+   * other data dirs share the machine's ranges). The index is also kept in the sandbox's folder,
+   * so a sweep after a crash can release it.
+   */
+  private async claimIndex(host: HostLayout, dir: string): Promise<number> {
+    for (let index = 1; index < MAX_INDEX; index++) {
+      try {
+        await writeFile(join(host.uidClaims, String(index)), dir, { flag: "wx" });
+        await writeFile(join(dir, "uid-index"), String(index));
+        return index;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+    throw new Error("no free uid range for another sandbox");
+  }
+
+  private async releaseIndex(host: HostLayout, index: number): Promise<void> {
+    await rm(join(host.uidClaims, String(index)), { force: true });
   }
 
   private async createCgroups(id: string, limits: SandboxLimits): Promise<string[]> {

@@ -157,6 +157,72 @@ export function artifactRoutes(deps: AppDeps) {
     return ok(c, found);
   });
 
+  // disk → sandbox: the artifact's bytes are written inside the sandbox (paths resolve in its root).
+  app.post("/download_to_sandbox", async (c) => {
+    const diskId = diskOf(c);
+    const body = await jsonOrFormBody(c);
+    const { file_path: dir, filename, sandbox_id: sandboxId, sandbox_path: sandboxPath } = requireStrings(body, ["file_path", "filename", "sandbox_id", "sandbox_path"]);
+    const id = parseUuid(sandboxId, "invalid sandbox_id");
+    if (!isValidPath(dir) || !isValidFilename(filename)) throw new ApiError(400, "invalid file_path");
+    const row = store.getArtifact(diskId, dir, filename);
+    if (!row) throw new ApiError(404, "artifact not found");
+    const sandboxes = requireSandboxes(deps);
+    sandboxes.running(id);
+    const target = `${sandboxPath.replace(/\/+$/, "")}/${filename}`;
+    try {
+      await sandboxes.backend.writeFile(id, target, blobs.read(row.sha256));
+    } catch (err) {
+      // Upstream answers a failed transfer with 200 and success: false; we add why.
+      return ok(c, { success: false, error: (err as Error).message });
+    }
+    return ok(c, { success: true });
+  });
+
+  // sandbox → disk: read inside the sandbox, streamed into the blob store, then an artifact.
+  app.post("/upload_from_sandbox", async (c) => {
+    const diskId = parseUuid(c.req.param("diskId"));
+    if (!store.hasDisk(diskId)) throw new ApiError(404, "disk not found");
+    const body = await jsonOrFormBody(c);
+    const { sandbox_id: sandboxId, sandbox_path: sandboxPath, sandbox_filename: sandboxFilename, file_path: filePath } = requireStrings(body, [
+      "sandbox_id",
+      "sandbox_path",
+      "sandbox_filename",
+      "file_path",
+    ]);
+    const id = parseUuid(sandboxId, "invalid sandbox_id");
+    const dir = directoryField(filePath);
+    if (!isValidPath(dir) || !isValidFilename(sandboxFilename)) throw new ApiError(400, "invalid file_path");
+    const sandboxes = requireSandboxes(deps);
+    sandboxes.running(id);
+    const source = `${sandboxPath.replace(/\/+$/, "")}/${sandboxFilename}`;
+    let stream;
+    try {
+      stream = await sandboxes.backend.readFile(id, source);
+    } catch (err) {
+      throw new ApiError(404, "file not found in sandbox", (err as Error).message);
+    }
+    const staged = await blobs.stage(stream);
+    try {
+      blobs.commit(staged);
+    } catch (err) {
+      await blobs.discard(staged);
+      throw err;
+    }
+    const { artifact, replaced } = store.upsertArtifact({
+      diskId,
+      path: dir,
+      filename: sandboxFilename,
+      meta: {},
+      mime: sniffMime({ head: staged.head, isText: staged.isText }, sandboxFilename),
+      size: staged.size,
+      sha256: staged.sha256,
+      isText: staged.isText,
+    });
+    if (replaced) blobs.removeUnless(replaced, store.isBlobReferenced);
+    sandboxes.recordGeneratedFile(id, source);
+    return ok(c, artifactJson(artifact), 201);
+  });
+
   app.get("/glob", (c) => {
     const diskId = diskOf(c);
     const pattern = globToRegExp(requireQuery(c, "query"));
@@ -231,6 +297,21 @@ export function globToRegExp(glob: string): RegExp {
     else source += ch.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   }
   return new RegExp(`^${source}$`, "s");
+}
+
+function requireStrings<Name extends string>(body: Record<string, unknown>, names: readonly Name[]): Record<Name, string> {
+  const out = {} as Record<Name, string>;
+  for (const name of names) {
+    const value = body[name];
+    if (typeof value !== "string" || value === "") throw new ApiError(400, "parameter error", `${name} is required`);
+    out[name] = value;
+  }
+  return out;
+}
+
+function requireSandboxes(deps: AppDeps) {
+  if (!deps.sandboxes) throw new ApiError(503, "sandboxes are not available on this server", deps.sandboxesUnavailable);
+  return deps.sandboxes;
 }
 
 /** grep/glob `limit`: 0 or absent means 100; at most 200 (upstream's binding). */

@@ -1,0 +1,147 @@
+// Sandboxes through the HTTP API of a real server process (root only: real local sandboxes).
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { sleep } from "../../src/scaffold/processes.js";
+import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+import { startServerProcess, uploadForm, type ServerProcess } from "../helpers/server.js";
+
+const support = LocalBackend.supported();
+
+type Envelope<T = any> = { code: number; msg: string; data: T };
+
+async function call<T = any>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Envelope<T> }> {
+  const response = await server.api(path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Envelope<T> };
+}
+
+/** The server's sandbox folders in the machine's state dir (its namespace is its project id). */
+async function sandboxDirs(server: ServerProcess): Promise<string[]> {
+  const projectId = ((await call(server, "POST", "/disk")).body.data as { project_id: string }).project_id;
+  return readdir(join(process.env.ACONTEXT_SANDBOX_DIR!, "sb", projectId)).catch(() => []);
+}
+
+describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
+  it("runs the seed workflow: create, python, disk → sandbox, wc -l, sandbox → disk, kill", async () => {
+    const server = await startServerProcess();
+    const created = await call(server, "POST", "/sandbox");
+    expect(created.status).toBe(201);
+    const info = created.body.data;
+    for (const field of ["sandbox_id", "sandbox_status", "sandbox_created_at", "sandbox_expires_at"]) expect(typeof info[field]).toBe("string");
+    expect(info.sandbox_status).toBe("running");
+    const id = info.sandbox_id;
+
+    const version = await call(server, "POST", `/sandbox/${id}/exec`, { command: "python3 --version" });
+    expect(version.body.data).toMatchObject({ exit_code: 0 });
+    expect(version.body.data.stdout).toMatch(/^Python 3\./);
+    const sum = await call(server, "POST", `/sandbox/${id}/exec`, { command: "python3 -c 'print(sum(range(10)))'" });
+    expect(sum.body.data).toEqual({ stdout: "45\n", stderr: "", exit_code: 0 });
+
+    const disk = (await call(server, "POST", "/disk")).body.data.id;
+    const lines = "alpha\nbeta\ngamma\n";
+    expect((await server.api(`/disk/${disk}/artifact`, { method: "POST", body: uploadForm("input.txt", lines, { file_path: "/data/" }) })).status).toBe(201);
+    const down = await call(server, "POST", `/disk/${disk}/artifact/download_to_sandbox`, { file_path: "/data/", filename: "input.txt", sandbox_id: id, sandbox_path: "/workspace/" });
+    expect(down.body.data).toEqual({ success: true });
+    const count = await call(server, "POST", `/sandbox/${id}/exec`, { command: "wc -l < input.txt > count.txt && cat count.txt" });
+    expect(count.body.data.stdout.trim()).toBe("3");
+    const up = await call(server, "POST", `/disk/${disk}/artifact/upload_from_sandbox`, { sandbox_id: id, sandbox_path: "/workspace/", sandbox_filename: "count.txt", file_path: "/results/" });
+    expect(up.status).toBe(201);
+    expect(up.body.data).toMatchObject({ path: "/results/", filename: "count.txt" });
+    const readBack = await server.api(`/disk/${disk}/artifact/download?file_path=/results/count.txt`);
+    expect((await readBack.text()).trim()).toBe("3");
+
+    const logs = await call(server, "GET", "/sandbox/logs");
+    expect(logs.body.data.items[0]).toMatchObject({ id, backend_type: "local", backend_sandbox_id: id });
+    expect(logs.body.data.items[0].history_commands).toContainEqual({ command: "python3 --version", exit_code: 0 });
+    expect(logs.body.data.items[0].generated_files).toEqual([{ sandbox_path: "/workspace/count.txt" }]);
+
+    expect((await call(server, "DELETE", `/sandbox/${id}`)).body.data).toEqual({ status: 0, errmsg: "" });
+    expect((await call(server, "POST", `/sandbox/${id}/exec`, { command: "true" })).status).toBe(404);
+    expect((await call(server, "DELETE", `/sandbox/${id}`)).status).toBe(404);
+    expect((await call(server, "GET", `/sandbox/${id}`)).body.data).toMatchObject({ sandbox_status: "killed" });
+    expect((await call(server, "GET", "/sandbox/logs")).body.data.items[0].backend_sandbox_id).toBeNull();
+    expect(await sandboxDirs(server)).toEqual([]);
+  });
+
+  it("exec options: cwd, env, stdin, timeout; streamed NDJSON output and streamed raw stdin", async () => {
+    const server = await startServerProcess();
+    const id = (await call(server, "POST", "/sandbox")).body.data.sandbox_id;
+    const run = (body: unknown) => call(server, "POST", `/sandbox/${id}/exec`, body).then((r) => r.body.data);
+    expect(await run({ command: "pwd; echo $GREETING", cwd: "/tmp", env: { GREETING: "hi" } })).toMatchObject({ stdout: "/tmp\nhi\n" });
+    expect(await run({ command: "tr a-z A-Z", stdin: "shout\n" })).toMatchObject({ stdout: "SHOUT\n" });
+    expect(await run({ command: "exit 7" })).toMatchObject({ exit_code: 7 });
+    const slow = await run({ command: "sleep 30", timeout: 1 });
+    expect(slow.exit_code).toBe(124);
+    expect(slow.stderr).toContain("timeout");
+
+    const streamed = await server.api(`/sandbox/${id}/exec`, {
+      method: "POST",
+      headers: { accept: "application/x-ndjson", "content-type": "application/json" },
+      body: JSON.stringify({ command: "echo out; echo err >&2; exit 3" }),
+    });
+    expect(streamed.headers.get("content-type")).toContain("application/x-ndjson");
+    const events = (await streamed.text()).trim().split("\n").map((line) => JSON.parse(line));
+    const text = (type: string) => events.filter((e) => e.type === type).map((e) => Buffer.from(e.data, "base64").toString()).join("");
+    expect(text("stdout")).toBe("out\n");
+    expect(text("stderr")).toBe("err\n");
+    expect(events[events.length - 1]).toEqual({ type: "exit", exit_code: 3, timed_out: false });
+
+    const input = Buffer.alloc(3 * 1024 * 1024, "line\n");
+    const raw = await server.api(`/sandbox/${id}/exec`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "x-acontext-exec": JSON.stringify({ command: "wc -l" }) },
+      body: input,
+    });
+    expect(((await raw.json()) as Envelope).data.stdout.trim()).toBe(String(Math.floor(input.length / 5)));
+  });
+
+  it("extends the keepalive, and an idle sandbox dies after it", async () => {
+    const server = await startServerProcess();
+    const created = (await call(server, "POST", "/sandbox", { keepalive_seconds: 600 })).body.data;
+    const extended = (await call(server, "PATCH", `/sandbox/${created.sandbox_id}`, { keepalive_longer_by_seconds: 60 })).body.data;
+    expect(Date.parse(extended.sandbox_expires_at) - Date.parse(created.sandbox_expires_at)).toBeGreaterThanOrEqual(59_000);
+
+    const short = (await call(server, "POST", "/sandbox", { keepalive_seconds: 1 })).body.data.sandbox_id;
+    while ((await call(server, "GET", `/sandbox/${short}`)).body.data.sandbox_status === "running") await sleep(100);
+    expect((await call(server, "POST", `/sandbox/${short}/exec`, { command: "true" })).status).toBe(404);
+  });
+
+  it("a server killed with SIGKILL takes its sandboxes along; the next one marks them killed, leaving nothing", async () => {
+    const first = await startServerProcess();
+    const id = (await call(first, "POST", "/sandbox")).body.data.sandbox_id;
+    await call(first, "POST", `/sandbox/${id}/exec`, { command: "sleep 300 > /dev/null 2>&1 &" });
+    await first.kill("SIGKILL");
+    const second = await startServerProcess({ dataDir: first.dataDir });
+    expect((await call(second, "GET", `/sandbox/${id}`)).body.data.sandbox_status).toBe("killed");
+    expect((await call(second, "POST", `/sandbox/${id}/exec`, { command: "true" })).status).toBe(404);
+    expect(await sandboxDirs(second)).toEqual([]);
+    await expect(readdir(join("/sys/fs/cgroup/pids/acontext", id))).rejects.toThrow();
+  });
+
+  it("bad input gets a 4xx and changes nothing", async () => {
+    const server = await startServerProcess();
+    const id = (await call(server, "POST", "/sandbox")).body.data.sandbox_id;
+    const cases: Array<[string, string, unknown, number]> = [
+      ["POST", "/sandbox/not-a-uuid/exec", { command: "true" }, 400],
+      ["POST", `/sandbox/${id}/exec`, {}, 400],
+      ["POST", `/sandbox/${id}/exec`, { command: "true", timeout: 0 }, 400],
+      ["POST", `/sandbox/${id}/exec`, { command: "true", cwd: "relative" }, 400],
+      ["POST", `/sandbox/${id}/exec`, { command: "true", env: { "BAD-NAME": "x" } }, 400],
+      ["POST", "/sandbox/00000000-0000-4000-8000-000000000000/exec", { command: "true" }, 404],
+      ["POST", "/sandbox", { network: true }, 400],
+      ["POST", "/sandbox", { limits: { memory_mb: 1 } }, 400],
+      ["PATCH", `/sandbox/${id}`, {}, 400],
+      ["DELETE", "/sandbox/00000000-0000-4000-8000-000000000000", undefined, 404],
+    ];
+    for (const [method, path, body, status] of cases) {
+      const result = await call(server, method, path, body);
+      expect(result.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(result.body.code).toBe(status);
+    }
+    expect((await call(server, "GET", "/sandbox/logs")).body.data.items).toHaveLength(1);
+  });
+});
