@@ -217,15 +217,18 @@ export class LocalBackend implements SandboxBackend {
     const limit = options.maxOutputBytes ?? Infinity;
     for (const name of ["stdout", "stderr"] as const) {
       let seen = 0;
+      let marked = false;
       child[name]!.on("data", (chunk: Buffer) => {
-        if (seen >= limit) return;
         const room = limit - seen;
         seen += chunk.length;
-        if (chunk.length <= room) options.onOutput?.(name, chunk);
-        else {
-          options.onOutput?.(name, chunk.subarray(0, room));
-          options.onOutput?.(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
+        if (chunk.length <= room) {
+          options.onOutput?.(name, chunk);
+          return;
         }
+        // Past the cap: keep draining (the command must not block), say so once.
+        if (room > 0) options.onOutput?.(name, chunk.subarray(0, room));
+        if (!marked) options.onOutput?.(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
+        marked = true;
       });
     }
     return new Promise((resolve, reject) => {
