@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark, each against its baseline measured in the same run.
-// BENCH_ONLY=startup or BENCH_ONLY=server runs one.
+// BENCH_ONLY=startup, server or sandbox runs one.
+import { benchSandbox } from "./sandbox.js";
 import { benchServer } from "./server.js";
 import { benchStartup } from "./startup.js";
 
-const benches = { startup: benchStartup, server: benchServer };
+const benches = { startup: benchStartup, server: benchServer, sandbox: benchSandbox };
 const only = process.env.BENCH_ONLY;
 for (const [name, bench] of Object.entries(benches)) {
   if (only && only !== name) continue;

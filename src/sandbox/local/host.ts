@@ -5,8 +5,8 @@
 // uid, so every directory on the way to a sandbox must be searchable (0711); nothing here is secret.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { SECCOMP_EXEC_PL, seccompFilter } from "./seccomp.js";
 
@@ -78,6 +78,7 @@ export async function ensureHost(stateDir: string): Promise<HostLayout> {
   const layout = hostLayout(stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o711 });
   await chmod(stateDir, 0o711);
+  await assertSearchable(dirname(stateDir));
   await mkdir(layout.uidClaims, { recursive: true, mode: 0o700 });
   if (existsSync(layout.base) && existsSync(layout.helper) && existsSync(layout.idmap)) return layout;
 
@@ -114,6 +115,16 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
     await rm(layout.idmap + suffix, { force: true });
   }
   return layout;
+}
+
+/** Every folder above the state dir must let others pass (o+x), or sandbox set-up cannot reach it. */
+async function assertSearchable(dir: string): Promise<void> {
+  for (let current = dir; ; current = dirname(current)) {
+    if (((await stat(current)).mode & 0o001) === 0) {
+      throw new Error(`${current} does not let other users pass (o+x), so sandboxes under it cannot be set up; use another ACONTEXT_SANDBOX_DIR or chmod o+x it`);
+    }
+    if (current === dirname(current)) return;
+  }
 }
 
 /** Renames `from` to `to` unless another server put `to` there first. */

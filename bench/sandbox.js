@@ -1,0 +1,168 @@
+// Local sandboxes through the real server's HTTP API, against `sh -c true` on the host measured in
+// the same run: create (cold), exec round trip, time to interactive, 20 sandboxes × 50 execs at
+// once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const cli = fileURLToPath(new URL("../bin/acontext.js", import.meta.url));
+const KEY = "sk-ac-bench";
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+export async function benchSandbox() {
+  if (process.getuid?.() !== 0) return "skipped: local sandboxes need root";
+  const work = await mkdtemp(join(tmpdir(), "acontext-bench-sbx-"));
+  // The sandbox state dir's parents must be passable by the sandboxes' own uids: not under `work`.
+  const sandboxDir = await mkdtemp(join(tmpdir(), "acontext-bench-sandboxes-"));
+  const env = { ...process.env, ACONTEXT_SANDBOX_DIR: sandboxDir };
+  const server = spawn(process.execPath, [cli, "server", "start", "--port", "0", "--data-dir", join(work, "data"), "--api-key", KEY], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      createInterface({ input: server.stdout }).once("line", resolve);
+      server.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    const api = (method, path, body) => call(url, method, path, body);
+
+    const hostTrue = samples(200, () => timeSync(() => spawnSync("sh", ["-c", "true"])));
+
+    // Warm the machine-wide skeleton once; creates after it are the normal (cold) creates.
+    const warm = (await api("POST", "/sandbox")).data.sandbox_id;
+    await api("DELETE", `/sandbox/${warm}`);
+
+    const creates = [];
+    const ttis = [];
+    const ids = [];
+    for (let i = 0; i < 20; i++) {
+      const start = performance.now();
+      const id = (await api("POST", "/sandbox")).data.sandbox_id;
+      creates.push(performance.now() - start);
+      const result = await api("POST", `/sandbox/${id}/exec`, { command: "true" });
+      if (result.data.exit_code !== 0) throw new Error("exec failed");
+      ttis.push(performance.now() - start);
+      ids.push(id);
+    }
+
+    const execs = [];
+    for (let i = 0; i < 200; i++) {
+      const start = performance.now();
+      await api("POST", `/sandbox/${ids[0]}/exec`, { command: "true" });
+      execs.push(performance.now() - start);
+    }
+
+    const rss = idleRss();
+
+    // 20 sandboxes × 50 execs, all sandboxes at once.
+    let errors = 0;
+    const concurrent = [];
+    const loadStart = performance.now();
+    await Promise.all(
+      ids.map(async (id) => {
+        for (let i = 0; i < 50; i++) {
+          const start = performance.now();
+          try {
+            const result = await api("POST", `/sandbox/${id}/exec`, { command: "echo ok" });
+            if (result.data?.stdout !== "ok\n") errors++;
+          } catch {
+            errors++;
+          }
+          concurrent.push(performance.now() - start);
+        }
+      }),
+    );
+    const loadSeconds = (performance.now() - loadStart) / 1000;
+    for (const id of ids) await api("DELETE", `/sandbox/${id}`);
+
+    const row = (name, xs) => {
+      const s = stats(xs);
+      return `| ${name} | ${s.p50.toFixed(1)} | ${s.p95.toFixed(1)} | ${s.p99.toFixed(1)} | ${(s.p50 / stats(hostTrue).p50).toFixed(1)}× |`;
+    };
+    return [
+      `Local sandboxes through the HTTP API, loopback, Node ${process.version}`,
+      "",
+      "| operation | p50 ms | p95 ms | p99 ms | p50 vs host `sh -c true` |",
+      "| --- | --- | --- | --- | --- |",
+      row("host `sh -c true` (baseline)", hostTrue),
+      row("sandbox create (POST /sandbox)", creates),
+      row("exec `true` round trip (POST …/exec)", execs),
+      row("time to interactive (create + first exec)", ttis),
+      row("20 sandboxes × 50 execs at once, per exec", concurrent),
+      "",
+      `Concurrent run: ${concurrent.length} execs in ${loadSeconds.toFixed(1)} s (${(concurrent.length / loadSeconds).toFixed(0)} execs/s), errors ${errors}.`,
+      `Idle sandbox: ${rss.processes.toFixed(1)} processes, ${rss.rssMiB.toFixed(1)} MiB RSS (shared pages counted in full), ${rss.cgroupMiB.toFixed(1)} MiB charged to its memory cgroup.`,
+    ].join("\n");
+  } finally {
+    server.kill("SIGTERM");
+    await new Promise((resolve) => server.once("exit", resolve));
+    await rm(work, { recursive: true, force: true });
+    await rm(sandboxDir, { recursive: true, force: true });
+  }
+}
+
+function call(url, method, path, body) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(`${url}/api/v1${path}`, {
+      method,
+      agent,
+      headers: { authorization: `Bearer ${KEY}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}) },
+    }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const parsed = JSON.parse(Buffer.concat(chunks).toString() || "{}");
+        if (res.statusCode >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${parsed.msg}`));
+        else resolve(parsed);
+      });
+    });
+    req.once("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Processes and RSS of every sandbox process (host uids from 1 000 000 up), per sandbox. */
+function idleRss() {
+  let rssKiB = 0;
+  let processes = 0;
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)[1]);
+      if (uid < 1_000_000) continue;
+      processes++;
+      rssKiB += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  let cgroupBytes = 0;
+  let sandboxes = 0;
+  for (const id of readdirSync("/sys/fs/cgroup/memory/acontext").filter((d) => /^[0-9a-f-]{36}$/.test(d))) {
+    cgroupBytes += Number(readFileSync(`/sys/fs/cgroup/memory/acontext/${id}/memory.usage_in_bytes`, "utf8"));
+    sandboxes++;
+  }
+  return { processes: processes / sandboxes, rssMiB: rssKiB / 1024 / sandboxes, cgroupMiB: cgroupBytes / 1024 ** 2 / sandboxes };
+}
+
+function samples(n, fn) {
+  return Array.from({ length: n }, fn);
+}
+
+function timeSync(fn) {
+  const start = performance.now();
+  fn();
+  return performance.now() - start;
+}
+
+function stats(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
