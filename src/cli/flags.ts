@@ -1,6 +1,6 @@
 // Parsers for flag values shared by commands; they throw commander's usage error (exit 2).
 import { InvalidArgumentError } from "commander";
-import { parseSize } from "./units.js";
+import { parseDuration, parseSize } from "./units.js";
 
 /** A TCP port to connect to or run a dev server on: 1–65535. */
 export function parsePort(value: string): number {
@@ -21,4 +21,17 @@ export function parseSizeFlag(value: string): number {
   const bytes = parseSize(value);
   if (bytes === undefined || bytes < 1) throw new InvalidArgumentError("a size like 1048576, 512MiB or 1GiB");
   return bytes;
+}
+
+/** A duration like 30s, 10m or 1h (plain numbers are seconds); returns seconds. */
+export function parseDurationFlag(value: string): number {
+  const seconds = parseDuration(value);
+  if (seconds === undefined) throw new InvalidArgumentError("a duration like 30s, 10m or 1h");
+  return seconds;
+}
+
+/** Repeated -e NAME=value, collected. */
+export function collectEnv(value: string, previous: string[] = []): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(value)) throw new InvalidArgumentError("NAME=value, with NAME of letters, digits and _");
+  return [...previous, value];
 }

@@ -7,6 +7,12 @@ import { diskGlobCommand, diskGrepCommand } from "./commands/disk-find.js";
 import { diskLsCommand } from "./commands/disk-ls.js";
 import { diskRmCommand } from "./commands/disk-rm.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
+import { sandboxCreateCommand } from "./commands/sandbox-create.js";
+import { sandboxExecCommand } from "./commands/sandbox-exec.js";
+import { sandboxGetCommand } from "./commands/sandbox-get.js";
+import { sandboxKillCommand } from "./commands/sandbox-kill.js";
+import { sandboxLsCommand } from "./commands/sandbox-ls.js";
+import { sandboxRunCommand } from "./commands/sandbox-run.js";
 import { sandboxStartCommand } from "./commands/sandbox-start.js";
 import { whoamiCommand } from "./commands/whoami.js";
 import { serverStartCommand } from "./commands/server-start.js";
@@ -29,8 +35,14 @@ export function buildProgram(): Command {
 
   program
     .command("sandbox")
-    .description("run sandbox backends and work with sandboxes")
-    .addCommand(sandboxStartCommand());
+    .description("sandboxes: create, run commands, kill; start a sandbox backend project")
+    .addCommand(sandboxStartCommand())
+    .addCommand(sandboxCreateCommand())
+    .addCommand(sandboxLsCommand())
+    .addCommand(sandboxGetCommand())
+    .addCommand(sandboxExecCommand())
+    .addCommand(sandboxRunCommand())
+    .addCommand(sandboxKillCommand());
 
   program
     .command("disk")
@@ -44,7 +56,7 @@ export function buildProgram(): Command {
 
   program
     .command("server")
-    .description("run the embedded Acontext API (disks and artifacts) on this machine")
+    .description("run the embedded Acontext API (sandboxes, disks, artifacts) on this machine")
     .addCommand(serverStartCommand(version))
     .addCommand(serverStopCommand())
     .addCommand(serverStatusCommand());

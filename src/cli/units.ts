@@ -38,3 +38,30 @@ export function formatSize(bytes: number): string {
   }
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `"30s"`, `"10m"`, `"1h30m"`, `"90"` → seconds; undefined if it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^(\d+(\.\d+)?[smhd]?)+$/i.test(trimmed)) return undefined;
+  let seconds = 0;
+  for (const [, value, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)([smhd]?)/gi)) {
+    seconds += Number(value) * DURATION_UNITS[unit!.toLowerCase()]!;
+  }
+  return seconds > 0 ? seconds : undefined;
+}
+
+/**
+ * The command line to run remotely: one argument is a shell snippet as written (`"ls | wc -l"`);
+ * several are words, each quoted so the remote shell sees exactly them.
+ */
+export function commandFromArgv(argv: string[]): string {
+  if (argv.length === 1) return argv[0]!;
+  return argv.map(shellQuote).join(" ");
+}
+
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

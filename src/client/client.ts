@@ -30,6 +30,32 @@ export interface Page<T> {
   next_cursor?: string | null;
 }
 
+export interface SandboxInfo {
+  sandbox_id: string;
+  sandbox_status: string;
+  sandbox_created_at: string;
+  sandbox_expires_at: string;
+}
+
+export interface SandboxLog {
+  id: string;
+  backend_sandbox_id?: string | null;
+  backend_type: string;
+  history_commands: Array<{ command: string; exit_code: number }>;
+  generated_files: Array<{ sandbox_path: string }>;
+  will_total_alive_seconds: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ExecRequest {
+  command: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Seconds. */
+  timeout?: number;
+}
+
 /** The API answered with an error. */
 export class APIError extends Error {
   constructor(
@@ -60,6 +86,8 @@ interface RequestOptions {
   headers?: OutgoingHttpHeaders;
   /** A streamed body (with its headers set by the caller). */
   body?: (req: NodeJS.WritableStream) => Promise<void>;
+  /** Long, quiet commands must not be cut by an idle timeout: the server bounds them. */
+  noIdleTimeout?: boolean;
 }
 
 export class AcontextClient {
@@ -147,6 +175,84 @@ export class AcontextClient {
     return this.call("GET", `/disk/${encodeURIComponent(diskId)}/artifact/glob`, { query: { query, limit } });
   }
 
+  // ---- sandboxes ----
+
+  createSandbox(options: { keepalive_seconds?: number; network?: boolean } = {}): Promise<SandboxInfo> {
+    return this.call("POST", "/sandbox", { json: options });
+  }
+
+  getSandbox(id: string): Promise<SandboxInfo & { keepalive_seconds?: number }> {
+    return this.call("GET", `/sandbox/${encodeURIComponent(id)}`);
+  }
+
+  async killSandbox(id: string): Promise<void> {
+    const flag = await this.call<{ status: number; errmsg: string }>("DELETE", `/sandbox/${encodeURIComponent(id)}`);
+    if (flag?.status) throw new APIError(500, flag.errmsg || "the sandbox could not be killed");
+  }
+
+  /** Every sandbox the API remembers (running and killed), following cursors. */
+  async *allSandboxes(): AsyncGenerator<SandboxLog> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.call<Page<SandboxLog>>("GET", "/sandbox/logs", { query: { limit: 200, cursor } });
+      yield* page.items;
+      cursor = page.has_more ? (page.next_cursor ?? undefined) : undefined;
+    } while (cursor);
+  }
+
+  /**
+   * Runs a command, streaming its output as it comes (NDJSON) where the API can; an upstream API
+   * answers the buffered JSON, which arrives at the end. `stdin` is streamed as the raw body.
+   * Aborting `signal` hangs up, which makes our server kill the command.
+   */
+  async exec(
+    id: string,
+    spec: ExecRequest,
+    /** `onOutput` may return a promise: reading pauses until it settles (backpressure). */
+    options: { stdin?: Readable; signal?: AbortSignal; onOutput: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void> },
+  ): Promise<number> {
+    const path = `/sandbox/${encodeURIComponent(id)}/exec`;
+    const headers: OutgoingHttpHeaders = { accept: "application/x-ndjson, application/json" };
+    const stdin = options.stdin;
+    const request: RequestOptions = stdin
+      ? {
+          headers: { ...headers, "content-type": "application/octet-stream", "x-acontext-exec": JSON.stringify(spec) },
+          body: async (req) => {
+            await pipeline(stdin, req);
+          },
+          noIdleTimeout: true,
+        }
+      : { headers, json: spec, noIdleTimeout: true };
+    const res = await this.send("POST", path, request, options.signal);
+    if ((res.statusCode ?? 0) >= 400) throw await this.errorOf(res);
+    if (!String(res.headers["content-type"]).includes("application/x-ndjson")) {
+      const body = JSON.parse(await readText(res)) as { data?: { stdout?: string; stderr?: string; exit_code?: number } };
+      if (body.data?.stdout) await options.onOutput("stdout", Buffer.from(body.data.stdout));
+      if (body.data?.stderr) await options.onOutput("stderr", Buffer.from(body.data.stderr));
+      return body.data?.exit_code ?? 1;
+    }
+    const { createInterface } = await import("node:readline");
+    let exitCode: number | undefined;
+    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
+      if (!line) continue;
+      const event = JSON.parse(line) as { type: string; data?: string; exit_code?: number };
+      if (event.type === "stdout" || event.type === "stderr") await options.onOutput(event.type, Buffer.from(event.data ?? "", "base64"));
+      else if (event.type === "exit") exitCode = event.exit_code;
+    }
+    if (exitCode === undefined) throw new ConnectionError(this.baseUrl, "the output stream ended before the command's exit code");
+    return exitCode;
+  }
+
+  /** disk → sandbox on the server; true when it worked (upstream reports failure as false). */
+  async downloadToSandbox(diskId: string, body: { file_path: string; filename: string; sandbox_id: string; sandbox_path: string }): Promise<boolean> {
+    const data = await this.call<{ success: boolean }>("POST", `/disk/${encodeURIComponent(diskId)}/artifact/download_to_sandbox`, { json: body });
+    return Boolean(data?.success);
+  }
+
+  uploadFromSandbox(diskId: string, body: { sandbox_id: string; sandbox_path: string; sandbox_filename: string; file_path: string }): Promise<Artifact> {
+    return this.call("POST", `/disk/${encodeURIComponent(diskId)}/artifact/upload_from_sandbox`, { json: body });
+  }
+
   async ping(): Promise<void> {
     await this.call("GET", "/ping");
   }
@@ -182,7 +288,7 @@ export class AcontextClient {
     }
   }
 
-  private send(method: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
+  private send(method: string, path: string, options: RequestOptions, signal?: AbortSignal): Promise<IncomingMessage> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -197,9 +303,9 @@ export class AcontextClient {
     };
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers }, resolve);
-      req.setTimeout(this.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${this.idleTimeoutMs / 1000} s`)));
-      req.once("error", (err: NodeJS.ErrnoException) => reject(new ConnectionError(this.baseUrl, err.code ?? err.message)));
+      const req = request(url, { method, headers, signal }, resolve);
+      if (!options.noIdleTimeout) req.setTimeout(this.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${this.idleTimeoutMs / 1000} s`)));
+      req.once("error", (err: NodeJS.ErrnoException) => reject(err.name === "AbortError" ? err : new ConnectionError(this.baseUrl, err.code ?? err.message)));
       if (options.body) options.body(req).catch((err: Error) => req.destroy(err));
       else req.end(json);
     });

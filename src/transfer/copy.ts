@@ -1,10 +1,11 @@
 // `disk cp`: looks up what the endpoints are, plans (plan.ts), then streams each file: local files
 // and stdin up to disks, disk files down to local files or stdout. Downloads go to a temp file
 // renamed into place, so an interrupted copy never leaves a partial file under the real name.
+import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join as joinLocal, relative } from "node:path";
-import { Transform, type Readable } from "node:stream";
+import { basename, dirname, join as joinLocal, posix, relative } from "node:path";
+import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CliError } from "../cli/errors.js";
 import type { Progress } from "../cli/progress.js";
@@ -34,7 +35,7 @@ export async function copy(client: AcontextClient, sourceTexts: string[], destin
     const destination = parseEndpoint(destinationText);
     const kinds = new Map<string, Kind>();
     for (const endpoint of [...sources, destination]) {
-      if (endpoint.kind !== "stdio" && endpoint.kind !== "sandbox") kinds.set(formatEndpoint(endpoint), await kindOf(client, endpoint));
+      if (endpoint.kind !== "stdio") kinds.set(formatEndpoint(endpoint), await kindOf(client, endpoint));
     }
     steps = planCopy(sources, destination, { recursive: options.recursive }, (e) => kinds.get(formatEndpoint(e)) ?? "missing");
   } catch (err) {
@@ -71,6 +72,7 @@ async function kindOf(client: AcontextClient, endpoint: Endpoint): Promise<Kind>
       return "missing";
     }
   }
+  if (endpoint.kind === "sandbox") return sandboxKind(client, endpoint.sandboxId, endpoint.path);
   if (endpoint.kind !== "disk") return "missing";
   const asDir = endpoint.path.endsWith("/") ? endpoint.path : `${endpoint.path}/`;
   if (!endpoint.path.endsWith("/")) {
@@ -124,6 +126,10 @@ async function walkLocal(dir: string): Promise<string[]> {
 
 /** Copies one file; returns its size in bytes. */
 async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, options: CopyOptions): Promise<number> {
+  // Server-side when the API's transfer route can do it (it keeps the file's name); else streamed.
+  const sameName = from.kind !== "stdio" && to.kind !== "stdio" && posix.basename(from.path) === posix.basename(to.path);
+  if (from.kind === "disk" && to.kind === "sandbox" && sameName) return diskToSandbox(client, from, to);
+  if (from.kind === "sandbox" && to.kind === "disk" && sameName) return sandboxToDisk(client, from, to);
   const source = await openSource(client, from, options);
   let bytes = 0;
   // Counting in a Transform (not a "data" listener, which would start the flow before the sink
@@ -146,8 +152,60 @@ async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, op
     await pipeline(flowing, options.stdout ?? process.stdout, { end: false });
   } else if (to.kind === "local") {
     await writeLocal(flowing, to.path, options.force);
+  } else if (to.kind === "sandbox") {
+    await runInSandbox(client, to.sandboxId, 'mkdir -p -- "$(dirname -- "$ACONTEXT_PATH")" && cat > "$ACONTEXT_PATH"', to.path, { stdin: flowing });
   }
   return bytes;
+}
+
+/** Server-side, through the API's transfer route: the bytes never come here. */
+async function diskToSandbox(client: AcontextClient, from: Endpoint & { kind: "disk" }, to: Endpoint & { kind: "sandbox" }): Promise<number> {
+  const source = splitDiskPath(from.path);
+  const target = splitDiskPath(to.path);
+  const { artifact } = await client.getArtifact(from.diskId, from.path);
+  const ok = await client.downloadToSandbox(from.diskId, { file_path: source.dir, filename: source.filename, sandbox_id: to.sandboxId, sandbox_path: target.dir });
+  if (!ok) throw new CliError(`the API could not copy ${formatEndpoint(from)} into sandbox ${to.sandboxId}`);
+  return artifact.meta.__artifact_info__?.size ?? 0;
+}
+
+async function sandboxToDisk(client: AcontextClient, from: Endpoint & { kind: "sandbox" }, to: Endpoint & { kind: "disk" }): Promise<number> {
+  const source = splitDiskPath(from.path);
+  const target = splitDiskPath(to.path);
+  const artifact = await client.uploadFromSandbox(to.diskId, { sandbox_id: from.sandboxId, sandbox_path: source.dir, sandbox_filename: source.filename, file_path: target.dir });
+  return artifact.meta.__artifact_info__?.size ?? 0;
+}
+
+/** "file", "dir" or "missing" for a path inside a sandbox, asked inside it. */
+async function sandboxKind(client: AcontextClient, sandboxId: string, path: string): Promise<Kind> {
+  const out = await runInSandbox(client, sandboxId, 'if [ -d "$ACONTEXT_PATH" ]; then echo dir; elif [ -e "$ACONTEXT_PATH" ]; then echo file; else echo missing; fi', path);
+  const kind = out.trim();
+  return kind === "dir" || kind === "file" ? kind : "missing";
+}
+
+/**
+ * Runs a small shell script in a sandbox with the path in $ACONTEXT_PATH (never spliced into the
+ * script), streaming `stdin` in and, when `stdout` is given, the output out. Returns the output
+ * otherwise; a non-zero exit is an error with the command's stderr.
+ */
+async function runInSandbox(
+  client: AcontextClient,
+  sandboxId: string,
+  script: string,
+  path: string,
+  io: { stdin?: Readable; stdout?: NodeJS.WritableStream } = {},
+): Promise<string> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const code = await client.exec(sandboxId, { command: script, cwd: "/", env: { ACONTEXT_PATH: path } }, {
+    stdin: io.stdin,
+    onOutput: (stream, chunk) => {
+      if (stream === "stderr") err.push(chunk);
+      else if (!io.stdout) out.push(chunk);
+      else if (!io.stdout.write(chunk)) return once(io.stdout, "drain").then(() => {});
+    },
+  });
+  if (code !== 0) throw new CliError(`sandbox ${sandboxId}: ${Buffer.concat(err).toString().trim() || `exit code ${code}`}`);
+  return Buffer.concat(out).toString();
 }
 
 async function openSource(client: AcontextClient, from: Endpoint, options: CopyOptions): Promise<{ stream: Readable; size?: number }> {
@@ -158,6 +216,14 @@ async function openSource(client: AcontextClient, from: Endpoint, options: CopyO
       return { stream: createReadStream(from.path, { highWaterMark: 1024 * 1024 }), size: (await stat(from.path)).size };
     case "disk":
       return client.download(from.diskId, from.path);
+    case "sandbox": {
+      const stream = new PassThrough();
+      runInSandbox(client, from.sandboxId, 'cat -- "$ACONTEXT_PATH"', from.path, { stdout: stream }).then(
+        () => stream.end(),
+        (err: Error) => stream.destroy(err),
+      );
+      return { stream };
+    }
     default:
       throw new CliError(`cannot read ${formatEndpoint(from)}`);
   }

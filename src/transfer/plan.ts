@@ -66,11 +66,6 @@ export type Step =
 
 export function planCopy(sources: Endpoint[], destination: Endpoint, options: { recursive: boolean }, lookup: Lookup): Step[] {
   if (sources.length === 0) throw new PlanError("nothing to copy", "acontext disk cp SRC… DST");
-  for (const endpoint of [...sources, destination]) {
-    if (endpoint.kind === "sandbox") {
-      throw new PlanError("copying to and from sandboxes is not available yet", "copy between local paths and disk:// for now");
-    }
-  }
   if (destination.kind === "stdio" && sources.length !== 1) throw new PlanError("only one source can be copied to stdout (-)");
   if (sources.filter((s) => s.kind === "stdio").length > 1) throw new PlanError("stdin (-) can be read only once");
 
@@ -86,8 +81,8 @@ export function planCopy(sources: Endpoint[], destination: Endpoint, options: { 
   return sources.map((source) => {
     if (source.kind !== "stdio" && source.kind === destination.kind) {
       throw new PlanError(
-        `both ${formatEndpoint(source)} and ${formatEndpoint(destination)} are ${source.kind === "local" ? "local" : "on disks"}`,
-        source.kind === "local" ? "use cp for local copies" : "copy through a local folder: disk → local, then local → disk",
+        `both ${formatEndpoint(source)} and ${formatEndpoint(destination)} are ${source.kind === "local" ? "local" : source.kind === "disk" ? "on disks" : "in sandboxes"}`,
+        source.kind === "local" ? "use cp for local copies" : "copy through a local folder: remote → local, then local → remote",
       );
     }
     if (source.kind === "stdio") {
@@ -98,6 +93,9 @@ export function planCopy(sources: Endpoint[], destination: Endpoint, options: { 
     if (kind === "missing") throw new PlanError(`${formatEndpoint(source)}: no such file or directory`, undefined, 1);
     if (kind === "dir") {
       if (!options.recursive) throw new PlanError(`${formatEndpoint(source)} is a directory`, "copy directories with -r");
+      if (source.kind === "sandbox" || destination.kind === "sandbox") {
+        throw new PlanError("directories cannot be copied to or from sandboxes yet", "copy the files one by one, or tar them: acontext sandbox exec ID -- tar …");
+      }
       if (destination.kind === "stdio") throw new PlanError("a directory cannot be copied to stdout (-)");
       if (destKind === "file") throw new PlanError(`cannot copy directory ${formatEndpoint(source)} onto file ${formatEndpoint(destination)}`);
       return { type: "tree", from: source, to: destIsDir ? join(destination, baseName(source)) : destination };

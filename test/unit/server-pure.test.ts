@@ -187,3 +187,32 @@ describe("sizes", () => {
     expect(formatSize(bytes)).toBe(text);
   });
 });
+
+describe("durations and remote command lines", async () => {
+  const { parseDuration, commandFromArgv } = await import("../../src/cli/units.js");
+  it.each([
+    ["30s", 30],
+    ["10m", 600],
+    ["1h30m", 5400],
+    ["90", 90],
+    ["1.5m", 90],
+    ["2d", 172800],
+    ["0", undefined],
+    ["soon", undefined],
+    ["10 minutes", undefined],
+    ["-5s", undefined],
+  ])("parseDuration(%j) = %s", (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
+
+  it.each([
+    [["ls -la | wc -l"], "ls -la | wc -l"],
+    [["echo", "hello world"], "echo 'hello world'"],
+    [["printf", "%s\\n", "it's"], "printf '%s\\n' 'it'\\''s'"],
+    [["python3", "-c", "print(1+1)"], "python3 -c 'print(1+1)'"],
+    [["echo", "$HOME", "*"], "echo '$HOME' '*'"],
+    [["ls", "/tmp"], "ls /tmp"],
+  ])("%j → %s", (argv, command) => {
+    expect(commandFromArgv(argv)).toBe(command);
+  });
+});

@@ -1,0 +1,64 @@
+import { Command } from "commander";
+import { addTargetOptions, withApi } from "../api.js";
+import { CancelledError, CliError, UsageError } from "../errors.js";
+import { collectEnv, parseDurationFlag } from "../flags.js";
+
+interface Flags {
+  env?: string[];
+  workdir?: string;
+  timeout?: number;
+  baseUrl?: string;
+  apiKey?: string;
+}
+
+/** Exit code for a failure of the CLI or the API, as docker's: apart from the command's own codes. */
+export const EXIT_CLI_FAILED = 125;
+
+export function sandboxExecCommand(): Command {
+  return addTargetOptions(new Command("exec"))
+    .description("run a command in a sandbox; its output streams here and its exit code is ours")
+    .argument("<id>", "sandbox id")
+    .argument("<command...>", "after --: one argument is a shell snippet, several are words quoted as given")
+    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
+    .option("-w, --workdir <dir>", "working directory (default /workspace)")
+    .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `
+Exit codes: the command's own; 124 when --timeout killed it; 125 when the CLI or the API failed;
+2 for bad usage; 130 after Ctrl-C (which kills the remote command).
+
+Examples:
+  $ acontext sandbox exec $SANDBOX -- python3 -c 'print(sum(range(10)))'
+  $ acontext sandbox exec $SANDBOX -- 'ls -la | wc -l'
+  $ cat big.csv | acontext sandbox exec $SANDBOX -- wc -l
+  $ acontext sandbox exec -e DEBUG=1 -w /tmp --timeout 30s $SANDBOX -- make test`,
+    )
+    .action(async (id: string, command: string[], flags: Flags) => {
+      process.exitCode = await execInSandbox(id, command, flags);
+    });
+}
+
+/** Runs `command` in sandbox `id` through the API; CLI and API failures exit 125. */
+export async function execInSandbox(id: string, argv: string[], flags: Flags): Promise<number> {
+  // With pass-through options commander keeps the "--" that separates ours from the command's.
+  const command = argv[0] === "--" ? argv.slice(1) : argv;
+  if (!command.length) throw new UsageError("no command to run", "acontext sandbox exec ID -- CMD…");
+  try {
+    return await withApi(flags, "list sandboxes: acontext sandbox ls -a", async ({ client }) => {
+      const { runRemote } = await import("../remote-exec.js");
+      return runRemote(client, id, command, { env: flags.env, workdir: flags.workdir, timeout: flags.timeout ? Math.ceil(flags.timeout) : undefined });
+    });
+  } catch (err) {
+    throw asCliFailure(err);
+  }
+}
+
+/** A failure of the CLI or the API gets exit code 125, apart from any code the command can return. */
+export function asCliFailure(err: unknown): unknown {
+  if (err instanceof CliError && !(err instanceof CancelledError) && err.exitCode === 1) {
+    return new CliError(err.message, { hint: err.hint, exitCode: EXIT_CLI_FAILED, cause: err.cause });
+  }
+  return err;
+}
