@@ -25,8 +25,19 @@ export function serverStatusCommand(): Command {
         ["disks", status.disks],
         ["artifacts", status.artifacts],
         ["stored", formatSize(Number(status.bytes))],
+        ["sandboxes", sandboxSummary(status.sandboxes as Record<string, unknown> | undefined)],
         ["version", status.version],
       ];
       for (const [name, value] of rows) print(`${name.padEnd(10)} ${value}`);
     });
+}
+
+/** "local: 2 running (cgroups, namespaces, rlimits, uidRange enforced)" or why there are none. */
+function sandboxSummary(info: Record<string, unknown> | undefined): string {
+  if (!info) return "unknown";
+  if (info.unavailable) return `unavailable: ${info.unavailable}`;
+  const enforced = Object.entries((info.enforced as Record<string, boolean>) ?? {})
+    .filter(([, on]) => on)
+    .map(([name]) => name);
+  return `${info.backend}: ${info.running} running of ${info.total}; enforced: ${enforced.join(", ")}`;
 }

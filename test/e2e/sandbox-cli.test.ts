@@ -1,0 +1,125 @@
+// `acontext sandbox …` and `disk cp` with sandboxes, as a user runs them: the built CLI against a
+// real server process with real local sandboxes (root only).
+import { createHash, randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+import { CLI, lineWatcher, runCli, useTempDirs } from "../helpers/cli.js";
+import { startServerProcess, TEST_KEY } from "../helpers/server.js";
+
+const support = LocalBackend.supported();
+const tempDir = useTempDirs();
+
+async function setup() {
+  const server = await startServerProcess();
+  const home = await tempDir();
+  const env = { HOME: home, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+  const run = (args: string[], input?: string) => runCli(args, { cwd: home, env, input });
+  return { server, home, env, run };
+}
+
+describe.skipIf(!support.ok)("sandbox commands", () => {
+  it("runs the seed workflow through the CLI: disk, sandbox, wc -l, back to the disk and to local", async () => {
+    const { run, home } = await setup();
+    const disk = (await run(["disk", "create"])).stdout.trim();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    expect(sandbox).toMatch(/^[0-9a-f-]{36}$/);
+    await writeFile(join(home, "notes.txt"), "one\ntwo\nthree\nfour\n");
+
+    expect((await run(["disk", "cp", "notes.txt", `disk://${disk}/in/`])).exitCode).toBe(0);
+    expect((await run(["disk", "cp", `disk://${disk}/in/notes.txt`, `sandbox://${sandbox}/workspace/`])).exitCode).toBe(0);
+    const count = await run(["sandbox", "exec", sandbox, "--", "wc -l < notes.txt > count.txt && cat count.txt"]);
+    expect(count).toMatchObject({ exitCode: 0, stdout: "4" });
+    expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/count.txt`, `disk://${disk}/out/`])).exitCode).toBe(0);
+    expect((await run(["disk", "cp", `disk://${disk}/out/count.txt`, "count.txt"])).exitCode).toBe(0);
+    expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/count.txt`, "direct.txt"])).exitCode).toBe(0);
+    expect(await readFile(join(home, "count.txt"), "utf8")).toBe("4\n");
+    expect(await readFile(join(home, "direct.txt"), "utf8")).toBe("4\n");
+
+    const listed = JSON.parse((await run(["sandbox", "ls", "--json"])).stdout);
+    expect(listed).toEqual([expect.objectContaining({ id: sandbox, status: "running" })]);
+    expect((await run(["sandbox", "kill", sandbox])).stderr).toContain(`killed ${sandbox}`);
+    expect((await run(["sandbox", "ls"])).stdout).toBe("");
+    expect(JSON.parse((await run(["sandbox", "ls", "-a", "--json"])).stdout)).toEqual([expect.objectContaining({ id: sandbox, status: "killed" })]);
+    expect((await run(["disk", "rm", "-y", disk])).exitCode).toBe(0);
+  });
+
+  it("passes the remote exit code through; 124 on timeout; 125 when the CLI or API fails; 2 on bad usage", async () => {
+    const { run } = await setup();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    expect((await run(["sandbox", "exec", sandbox, "--", "true"])).exitCode).toBe(0);
+    expect((await run(["sandbox", "exec", sandbox, "--", "false"])).exitCode).toBe(1);
+    expect((await run(["sandbox", "exec", sandbox, "--", "exit 42"])).exitCode).toBe(42);
+    expect((await run(["sandbox", "exec", sandbox, "--", "kill -9 $$"])).exitCode).toBe(137);
+    const timeout = await run(["sandbox", "exec", "--timeout", "1s", sandbox, "--", "sleep 30"]);
+    expect(timeout.exitCode).toBe(124);
+    expect(timeout.stderr).toContain("timeout");
+    const missing = await run(["sandbox", "exec", "00000000-0000-4000-8000-000000000000", "--", "true"]);
+    expect(missing.exitCode).toBe(125);
+    expect(missing.stderr).toContain("hint: list sandboxes: acontext sandbox ls -a");
+    expect((await run(["sandbox", "exec", "-e", "not valid", sandbox, "--", "true"])).exitCode).toBe(2);
+    expect((await run(["sandbox", "exec", "--timeout", "soon", sandbox, "--", "true"])).exitCode).toBe(2);
+    expect((await run(["sandbox", "kill"])).exitCode).toBe(2);
+  });
+
+  it("keeps argument quoting, sets env and workdir, and streams stdout and stderr apart", async () => {
+    const { run } = await setup();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const words = await run(["sandbox", "exec", sandbox, "--", "printf", "%s|", "a b", "it's", "$HOME", "*"]);
+    expect(words.stdout).toBe("a b|it's|$HOME|*|");
+    const snippet = await run(["sandbox", "exec", "-e", "GREETING=hello there", "-w", "/tmp", sandbox, "--", 'echo "$GREETING from $(pwd)"; echo oops >&2']);
+    expect(snippet).toMatchObject({ stdout: "hello there from /tmp", stderr: "oops" });
+  });
+
+  it("forwards multi-megabyte piped stdin and closes it at EOF", async () => {
+    const { env, home } = await setup();
+    const sandbox = (await runCli(["sandbox", "create"], { cwd: home, env })).stdout.trim();
+    const input = Array.from({ length: 300_000 }, (_, i) => `row ${i}`).join("\n") + "\n";
+    const script = "import sys, hashlib; data = sys.stdin.buffer.read(); print(hashlib.sha256(data).hexdigest(), data.count(b'\\n'))";
+    const result = await execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "python3", "-c", script], { cwd: home, env: { ...process.env, ...env }, input, reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`${createHash("sha256").update(input).digest("hex")} 300000`);
+  });
+
+  it("Ctrl-C kills the remote command and exits 130", async () => {
+    const { env, home, run } = await setup();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo started; sleep 300"], { cwd: home, env: { ...process.env, ...env }, reject: false, buffer: false, stdin: "ignore" });
+    await lineWatcher(cli.stdout!).waitFor(/^started$/);
+    cli.kill("SIGINT");
+    expect((await cli).exitCode).toBe(130);
+    const left = await run(["sandbox", "exec", sandbox, "--", "ps -e -o args="]);
+    expect(left.stdout).not.toContain("sleep 300");
+  });
+
+  it("run --rm creates, runs and kills; --json outputs parse; kill --all", async () => {
+    const { run } = await setup();
+    const once = await run(["sandbox", "run", "--rm", "--", "python3 -c 'print(6*7)'"]);
+    expect(once).toMatchObject({ exitCode: 0, stdout: "42" });
+    expect((await run(["sandbox", "ls"])).stdout).toBe("");
+    const kept = await run(["sandbox", "run", "--", "exit 3"]);
+    expect(kept.exitCode).toBe(3);
+    const keptId = /sandbox ([0-9a-f-]{36})/.exec(kept.stderr)![1];
+    const info = JSON.parse((await run(["sandbox", "get", keptId!, "--json"])).stdout);
+    expect(info).toMatchObject({ sandbox_id: keptId, sandbox_status: "running" });
+    const created = JSON.parse((await run(["sandbox", "create", "--keepalive", "1h", "--json"])).stdout);
+    expect(Date.parse(created.sandbox_expires_at) - Date.parse(created.sandbox_created_at)).toBeGreaterThan(3500_000);
+    expect((await run(["sandbox", "kill", "--all"])).stderr.match(/killed/g)).toHaveLength(2);
+    expect((await run(["sandbox", "ls"])).stdout).toBe("");
+  });
+
+  it("copies binary files to and from a sandbox byte for byte, and says when a sandbox file is missing", async () => {
+    const { run, home } = await setup();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const bytes = randomBytes(2 * 1024 * 1024 + 3);
+    await writeFile(join(home, "blob.bin"), bytes);
+    expect((await run(["disk", "cp", "blob.bin", `sandbox://${sandbox}/workspace/data/`])).exitCode).toBe(0);
+    expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/data/blob.bin`, "back.bin"])).exitCode).toBe(0);
+    expect(createHash("sha256").update(await readFile(join(home, "back.bin"))).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
+    const missing = await run(["disk", "cp", `sandbox://${sandbox}/workspace/none.bin`, "x.bin"]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain("no such file or directory");
+  });
+});
