@@ -1,6 +1,7 @@
 // `npm run demo`: the main jobs, end to end, on this machine, in a temp folder.
-// 1. Disks on the embedded default: the first command starts the local server; a file goes up to a
-//    disk and comes back byte for byte.
+// 1. The seed workflow on the embedded default (the first command starts the local server): a
+//    real isolated sandbox runs python, a file goes disk → sandbox, `wc -l` counts it, the result
+//    goes sandbox → disk → local. Without root (no local sandboxes) only the disk part runs.
 // 2. `acontext sandbox start`: scaffold the bundled Cloudflare sandbox worker, install it, start its
 //    dev server (containers off when there is no Docker engine), call it, stop it with Ctrl-C.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -28,21 +29,39 @@ try {
 
   const localEnv = { ...env, HOME: dir, ACONTEXT_DATA_DIR: join(dir, "server-data"), ACONTEXT_SERVER_PORT: String(await freePort()) };
   const local = (args, options = {}) => execa(process.execPath, [cli, ...args], { cwd: dir, env: localEnv, stderr: "inherit", ...options });
-  step("acontext disk create   (on the embedded default: starts the local server)");
-  const diskId = (await local(["disk", "create"])).stdout.trim();
-  console.log(diskId);
+  const show = async (args) => {
+    step(`acontext ${args.join(" ")}`);
+    const { stdout } = await local(args);
+    if (stdout) console.log(stdout);
+    return stdout.trim();
+  };
+  const sandboxes = process.getuid?.() === 0;
+  const diskId = await show(["disk", "create"]);
   await writeFile(join(dir, "notes.txt"), "one\ntwo\nthree\n");
-  step(`acontext disk cp notes.txt disk://${diskId}/docs/`);
-  await local(["disk", "cp", "notes.txt", `disk://${diskId}/docs/`]);
-  step(`acontext disk ls -R disk://${diskId}/`);
-  console.log((await local(["disk", "ls", "-R", `disk://${diskId}/`])).stdout);
-  step(`acontext disk cp disk://${diskId}/docs/notes.txt copy.txt`);
-  await local(["disk", "cp", `disk://${diskId}/docs/notes.txt`, "copy.txt"]);
+  await show(["disk", "cp", "notes.txt", `disk://${diskId}/docs/`]);
+  if (sandboxes) {
+    // The seed workflow: a real isolated sandbox on this machine, files moved through the disk.
+    const sandboxId = await show(["sandbox", "create"]);
+    await show(["sandbox", "exec", sandboxId, "--", "python3 --version"]);
+    await show(["sandbox", "exec", sandboxId, "--", "python3", "-c", "print(sum(range(10)))"]);
+    await show(["disk", "cp", `disk://${diskId}/docs/notes.txt`, `sandbox://${sandboxId}/workspace/`]);
+    await show(["sandbox", "exec", sandboxId, "--", "wc -l < notes.txt > count.txt && cat count.txt"]);
+    await show(["disk", "cp", `sandbox://${sandboxId}/workspace/count.txt`, `disk://${diskId}/results/`]);
+    await show(["disk", "cp", `disk://${diskId}/results/count.txt`, "count.txt"]);
+    const count = (await readFile(join(dir, "count.txt"), "utf8")).trim();
+    console.log(count === "3" ? "count.txt says 3, as expected" : `count.txt says ${count}, EXPECTED 3`);
+    if (count !== "3") process.exitCode = 1;
+    await show(["sandbox", "kill", sandboxId]);
+  } else {
+    console.log("\n(local sandboxes need root: skipping the sandbox part of the workflow)");
+  }
+  await show(["disk", "ls", "-R", `disk://${diskId}/`]);
+  await show(["disk", "cp", `disk://${diskId}/docs/notes.txt`, "copy.txt"]);
   const same = (await readFile(join(dir, "copy.txt"), "utf8")) === (await readFile(join(dir, "notes.txt"), "utf8"));
   console.log(same ? "copy.txt is identical to notes.txt" : "copy.txt DIFFERS from notes.txt");
   if (!same) process.exitCode = 1;
-  step("acontext server stop");
-  await local(["server", "stop"]);
+  await show(["disk", "rm", "-y", diskId]);
+  await show(["server", "stop"]);
 
   step("acontext sandbox start --template cloudflare --pm npm --no-start   (scaffold + npm install)");
   const created = await acontext(["sandbox", "start", "--template", "cloudflare", "--pm", "npm", "--no-start", "--json"], {

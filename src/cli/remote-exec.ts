@@ -28,12 +28,13 @@ export function pipedStdin(): Readable | undefined {
 export async function runRemote(client: AcontextClient, id: string, argv: string[], flags: RemoteExecFlags): Promise<number> {
   const env = Object.fromEntries((flags.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
   const trap = trapSignals();
+  const stdin = pipedStdin();
   try {
     return await client.exec(
       id,
       { command: commandFromArgv(argv), cwd: flags.workdir, env: Object.keys(env).length ? env : undefined, timeout: flags.timeout },
       {
-        stdin: pipedStdin(),
+        stdin,
         signal: trap.signal,
         onOutput: (stream, chunk) => {
           const out = stream === "stdout" ? process.stdout : process.stderr;
@@ -46,5 +47,7 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
     throw err;
   } finally {
     trap.dispose();
+    // The command is done: stop reading an input that may never end (an idle pipe), so we exit.
+    stdin?.destroy();
   }
 }

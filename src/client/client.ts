@@ -306,7 +306,12 @@ export class AcontextClient {
       const req = request(url, { method, headers, signal }, resolve);
       if (!options.noIdleTimeout) req.setTimeout(this.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${this.idleTimeoutMs / 1000} s`)));
       req.once("error", (err: NodeJS.ErrnoException) => reject(err.name === "AbortError" ? err : new ConnectionError(this.baseUrl, err.code ?? err.message)));
-      if (options.body) options.body(req).catch((err: Error) => req.destroy(err));
+      if (options.body) {
+        // Send the headers now: a body source that is slow to start (idle stdin) must not hold
+        // back the request, and with it the answer.
+        req.flushHeaders();
+        options.body(req).catch((err: Error) => req.destroy(err));
+      }
       else req.end(json);
     });
   }

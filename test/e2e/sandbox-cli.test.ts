@@ -83,6 +83,14 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect(result.stdout).toBe(`${createHash("sha256").update(input).digest("hex")} 300000`);
   });
 
+  it("does not wait for a stdin pipe that stays open but idle", async () => {
+    const { env, home, run } = await setup();
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo done"], { cwd: home, env: { ...process.env, ...env }, reject: false, stdin: "pipe" });
+    const result = await cli; // stdin is never written to nor closed
+    expect(result).toMatchObject({ exitCode: 0, stdout: "done" });
+  });
+
   it("Ctrl-C kills the remote command and exits 130", async () => {
     const { env, home, run } = await setup();
     const sandbox = (await run(["sandbox", "create"])).stdout.trim();
