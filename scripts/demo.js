@@ -102,6 +102,8 @@ try {
   console.log(`acontext exited with ${exitCode}; port ${port} ${portFree ? "is free" : "is STILL IN USE"}`);
   if (exitCode !== 130 || !portFree) process.exitCode = 1;
 } finally {
+  // Whatever happened above, leave no server (and so no sandbox) running.
+  await execa(process.execPath, [cli, "server", "stop", "--data-dir", join(dir, "server-data")], { reject: false });
   await rm(dir, { recursive: true, force: true });
 }
 
