@@ -1,12 +1,12 @@
 // What `acontext server start|stop|status` do: run in the foreground, detach, stop, report.
 import { spawn } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CliError } from "../cli/errors.js";
 import { say } from "../cli/output.js";
 import { sleep } from "../scaffold/processes.js";
-import { DataDirBusyError, isRunning, KEY_FILE, readServerInfo, startServer, type ServerInfo, type ServerOptions } from "./server.js";
+import { DataDirBusyError, isRunning, KEY_FILE, LOCK_FILE, readServerInfo, startServer, type ServerInfo, type ServerOptions } from "./server.js";
 
 export interface StartResult {
   url: string;
@@ -74,7 +74,8 @@ export async function startDetached(argv: string[], dataDir: string, apiKey: str
     if (info && (await answers(info.url))) {
       return { url: info.url, pid: info.pid, data_dir: dataDir, api_key_file: join(dataDir, KEY_FILE) };
     }
-    if (exited !== null) {
+    // Lost a race with another command starting the same server: wait for that one instead.
+    if (exited !== null && !lockedByLiveServer(dataDir)) {
       const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n  ");
       throw new CliError(`the server exited with code ${exited} while starting:\n  ${tail}`, { hint: `the whole log is ${logFile}` });
     }
@@ -113,6 +114,15 @@ export async function serverStatus(dataDir: string): Promise<Record<string, unkn
     });
   }
   return body.data;
+}
+
+function lockedByLiveServer(dataDir: string): boolean {
+  try {
+    const owner = Number(readFileSync(join(dataDir, LOCK_FILE), "utf8").trim());
+    return Boolean(owner) && isRunning(owner);
+  } catch {
+    return false;
+  }
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -44,7 +44,7 @@ export interface ServerInfo {
 
 export const INFO_FILE = "server.json";
 export const KEY_FILE = "api-key";
-const LOCK_FILE = "server.lock";
+export const LOCK_FILE = "server.lock";
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
