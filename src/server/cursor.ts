@@ -1,4 +1,5 @@
 // Cursor pagination as upstream: base64url (no padding) of "<created_at unix nanos>|<id>".
+import type { Db } from "./db.js";
 import { ApiError } from "./http.js";
 
 export interface CursorPosition {
@@ -18,4 +19,41 @@ export function decodeCursor(cursor: string): CursorPosition {
   if (!match) throw new ApiError(400, "invalid cursor");
   const nanos = BigInt(match[1]!);
   return { createdUs: Number(nanos / 1000n), id: match[2]! };
+}
+
+export interface PageOptions {
+  limit: number;
+  cursor?: string;
+  timeDesc: boolean;
+}
+
+/**
+ * One page of a table ordered by (created_us, id), upstream's way: fetch limit + 1 rows to know
+ * whether there is more, and a cursor at the last row shown.
+ */
+export function queryPage<Row extends { created_us: number; id: string }, Item>(
+  db: Db,
+  table: string,
+  options: PageOptions & { where?: string[]; params?: unknown[] },
+  toItem: (row: Row) => Item,
+): { items: Item[]; has_more: boolean; next_cursor?: string } {
+  const where = [...(options.where ?? [])];
+  const params = [...(options.params ?? [])];
+  if (options.cursor) {
+    const at = decodeCursor(options.cursor);
+    where.push(options.timeDesc ? "(created_us < ? OR (created_us = ? AND id < ?))" : "(created_us > ? OR (created_us = ? AND id > ?))");
+    params.push(at.createdUs, at.createdUs, at.id);
+  }
+  const order = options.timeDesc ? "DESC" : "ASC";
+  const rows = db
+    .prepare(`SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_us ${order}, id ${order} LIMIT ?`)
+    .all(...params, options.limit + 1) as Row[];
+  const hasMore = rows.length > options.limit;
+  const items = rows.slice(0, options.limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(toItem),
+    has_more: hasMore,
+    ...(hasMore && last ? { next_cursor: encodeCursor({ createdUs: last.created_us, id: last.id }) } : {}),
+  };
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { ExecResult, SandboxBackend, SandboxLimits } from "../sandbox/backend.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { queryPage, type PageOptions } from "./cursor.js";
 import type { Db } from "./db.js";
 import { ApiError } from "./http.js";
 
@@ -138,26 +138,8 @@ export class SandboxService {
     await this.finish(id);
   }
 
-  list(options: { limit: number; cursor?: string; timeDesc: boolean }) {
-    const order = options.timeDesc ? "DESC" : "ASC";
-    const params: unknown[] = [];
-    let where = "";
-    if (options.cursor) {
-      const at = decodeCursor(options.cursor);
-      where = options.timeDesc ? "WHERE (created_us < ? OR (created_us = ? AND id < ?))" : "WHERE (created_us > ? OR (created_us = ? AND id > ?))";
-      params.push(at.createdUs, at.createdUs, at.id);
-    }
-    const rows = this.db
-      .prepare(`SELECT * FROM sandboxes ${where} ORDER BY created_us ${order}, id ${order} LIMIT ?`)
-      .all(...params, options.limit + 1) as Row[];
-    const hasMore = rows.length > options.limit;
-    const items = rows.slice(0, options.limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map((row) => this.logJson(row)),
-      has_more: hasMore,
-      ...(hasMore && last ? { next_cursor: encodeCursor({ createdUs: last.created_us, id: last.id }) } : {}),
-    };
+  list(options: PageOptions) {
+    return queryPage(this.db, "sandboxes", options, (row: Row) => this.logJson(row));
   }
 
   counts(): { running: number; total: number } {

@@ -2,7 +2,7 @@
 // (better-sqlite3), so each one is atomic with respect to the other requests.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Db } from "./db.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { queryPage, type PageOptions } from "./cursor.js";
 
 export const RESERVED_META_KEY = "__artifact_info__";
 
@@ -94,7 +94,7 @@ export class Store {
     return this.diskJson(row);
   }
 
-  listDisks(options: { user?: string; limit: number; cursor?: string; timeDesc: boolean }): Page<ReturnType<Store["diskJson"]>> {
+  listDisks(options: PageOptions & { user?: string }): Page<ReturnType<Store["diskJson"]>> {
     const where: string[] = [];
     const params: unknown[] = [];
     if (options.user !== undefined) {
@@ -103,23 +103,7 @@ export class Store {
       where.push("user_id = ?");
       params.push(userId);
     }
-    if (options.cursor) {
-      const at = decodeCursor(options.cursor);
-      where.push(options.timeDesc ? "(created_us < ? OR (created_us = ? AND id < ?))" : "(created_us > ? OR (created_us = ? AND id > ?))");
-      params.push(at.createdUs, at.createdUs, at.id);
-    }
-    const order = options.timeDesc ? "DESC" : "ASC";
-    const rows = this.db
-      .prepare(`SELECT * FROM disks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_us ${order}, id ${order} LIMIT ?`)
-      .all(...params, options.limit + 1) as DiskRow[];
-    const hasMore = rows.length > options.limit;
-    const items = rows.slice(0, options.limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map((row) => this.diskJson(row)),
-      has_more: hasMore,
-      ...(hasMore && last ? { next_cursor: encodeCursor({ createdUs: last.created_us, id: last.id }) } : {}),
-    };
+    return queryPage(this.db, "disks", { ...options, where, params }, (row: DiskRow) => this.diskJson(row));
   }
 
   hasDisk(id: string): boolean {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+import { execIn } from "../helpers/sandbox.js";
 
 const support = LocalBackend.supported();
 const LIMITS = { memoryBytes: 512 * 1024 ** 2, pids: 256, cpus: 1, diskBytes: 256 * 1024 ** 2 };
@@ -36,12 +37,7 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     return id;
   }
 
-  async function run(id: string, command: string, options: { stdin?: Readable; timeoutMs?: number; maxOutputBytes?: number } = {}) {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const result = await backend.exec(id, { command, ...options, onOutput: (s, c) => (s === "stdout" ? out : err).push(c) });
-    return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  }
+  const run = (id: string, command: string, options: Parameters<typeof execIn>[3] = {}) => execIn(backend, id, command, options);
 
   it("runs commands as root of its own root filesystem, with python and /workspace", async () => {
     const id = await sandbox();

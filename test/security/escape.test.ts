@@ -13,6 +13,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxLimits } from "../../src/sandbox/backend.js";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+import { execIn } from "../helpers/sandbox.js";
 
 const support = LocalBackend.supported();
 const LIMITS: SandboxLimits = { memoryBytes: 256 * 1024 ** 2, pids: 64, cpus: 0.5, diskBytes: 64 * 1024 ** 2 };
@@ -41,12 +42,7 @@ describe.skipIf(!support.ok)("escape attempts", () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  async function run(id: string, command: string, options: { timeoutMs?: number; maxOutputBytes?: number } = {}) {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const result = await backend.exec(id, { command, ...options, onOutput: (s, c) => (s === "stdout" ? out : err).push(c) });
-    return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  }
+  const run = (id: string, command: string, options: Parameters<typeof execIn>[3] = {}) => execIn(backend, id, command, options);
   const fails = async (command: string, id = a) => expect((await run(id, command)).exitCode, command).not.toBe(0);
 
   // --- host secrets and files ---
@@ -200,12 +196,7 @@ describe.skipIf(!support.ok)("containment", () => {
     await backend.create({ id, network: false, limits: LIMITS });
     return id;
   }
-  async function run(id: string, command: string, options: { timeoutMs?: number; maxOutputBytes?: number } = {}) {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const result = await backend.exec(id, { command, ...options, onOutput: (s, c) => (s === "stdout" ? out : err).push(c) });
-    return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  }
+  const run = (id: string, command: string, options: Parameters<typeof execIn>[3] = {}) => execIn(backend, id, command, options);
 
   it("a fork bomb is held at the pids limit; the host still forks; kill ends it", async () => {
     const id = await fresh();
