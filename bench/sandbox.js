@@ -59,6 +59,19 @@ export async function benchSandbox() {
 
     const rss = idleRss();
 
+    // The CLI end to end: `acontext sandbox exec ID -- true` against bare `node -e 0`, interleaved.
+    const cliEnv = { ...env, ACONTEXT_BASE_URL: url, ACONTEXT_API_KEY: KEY };
+    delete cliEnv.NODE_EXTRA_CA_CERTS;
+    const nodeBare = [];
+    const cliExec = [];
+    for (let i = 0; i < 30; i++) {
+      nodeBare.push(timeSync(() => spawnSync(process.execPath, ["-e", "0"], { env: cliEnv })));
+      const run = () => spawnSync(process.execPath, [cli, "sandbox", "exec", ids[1], "--", "true"], { env: cliEnv, stdio: "ignore" });
+      cliExec.push(timeSync(() => {
+        if (run().status !== 0) throw new Error("acontext sandbox exec failed");
+      }));
+    }
+
     // 20 sandboxes × 50 execs, all sandboxes at once.
     let errors = 0;
     const concurrent = [];
@@ -94,6 +107,11 @@ export async function benchSandbox() {
       row("exec `true` round trip (POST …/exec)", execs),
       row("time to interactive (create + first exec)", ttis),
       row("20 sandboxes × 50 execs at once, per exec", concurrent),
+      "",
+      "| CLI, end to end | p50 ms | p95 ms | Δ p50 vs `node -e 0` |",
+      "| --- | --- | --- | --- |",
+      `| \`node -e 0\` (baseline) | ${stats(nodeBare).p50.toFixed(1)} | ${stats(nodeBare).p95.toFixed(1)} | — |`,
+      `| \`acontext sandbox exec ID -- true\` | ${stats(cliExec).p50.toFixed(1)} | ${stats(cliExec).p95.toFixed(1)} | +${(stats(cliExec).p50 - stats(nodeBare).p50).toFixed(1)} ms |`,
       "",
       `Concurrent run: ${concurrent.length} execs in ${loadSeconds.toFixed(1)} s (${(concurrent.length / loadSeconds).toFixed(0)} execs/s), errors ${errors}.`,
       `Idle sandbox: ${rss.processes.toFixed(1)} processes, ${rss.rssMiB.toFixed(1)} MiB RSS (shared pages counted in full), ${rss.cgroupMiB.toFixed(1)} MiB charged to its memory cgroup.`,
