@@ -133,6 +133,17 @@ for name, nr in [("keyctl", 250), ("bpf", 321), ("io_uring_setup", 425), ("unsha
     expect((await run(id, "python3 -c 'import threading, subprocess; t=threading.Thread(target=print, args=(1,)); t.start(); t.join(); print(subprocess.run([\"echo\", \"2\"], capture_output=True).stdout.decode().strip())' | tr '\\n' ' '")).stdout.trim()).toBe("1 2");
   });
 
+  it("a sandbox whose PID 1 dies on its own is cleaned up", async () => {
+    const id = `t${randomBytes(6).toString("hex")}`;
+    await backend.create({ id, network: false, limits: LIMITS });
+    const initPid = (backend as unknown as { sandboxes: Map<string, { initPid: number }> }).sandboxes.get(id)!.initPid;
+    process.kill(initPid, "SIGKILL"); // as the OOM killer would
+    while ((await readdir(join(stateDir, "sb", "test"))).includes(id)) await new Promise((r) => setTimeout(r, 20));
+    expect(backend.isRunning(id)).toBe(false);
+    await expect(readdir(join("/sys/fs/cgroup/pids/acontext", id))).rejects.toThrow();
+    await expect(backend.exec(id, { command: "true" })).rejects.toThrow("is not running");
+  });
+
   it("kill leaves no process, mount, cgroup or directory behind", async () => {
     const id = `t${randomBytes(6).toString("hex")}`;
     await backend.create({ id, network: false, limits: LIMITS });

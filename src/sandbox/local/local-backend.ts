@@ -111,7 +111,7 @@ export class LocalBackend implements SandboxBackend {
     this.enforcement = { namespaces: true, uidRange: true, cgroups, rlimits: true };
   }
 
-  /** Whether this machine can run local sandboxes: root, user namespaces, python3 for idmapping. */
+  /** Whether this machine can run local sandboxes: Linux, root, user namespaces enabled. */
   static supported(): { ok: boolean; reason?: string } {
     if (process.platform !== "linux") return { ok: false, reason: "local sandboxes need Linux namespaces" };
     if (process.getuid?.() !== 0) return { ok: false, reason: "local sandboxes need root (for now)" };
@@ -176,7 +176,16 @@ export class LocalBackend implements SandboxBackend {
       throw err;
     });
     if (holder) signal(holder, "SIGKILL");
-    this.sandboxes.set(id, { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups });
+    const box: Sandbox = { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups };
+    this.sandboxes.set(id, box);
+    // PID 1 died on its own (the OOM killer, say): the sandbox is gone; clean up after it.
+    outer.once("exit", () => {
+      if (this.sandboxes.get(id) !== box) return;
+      this.sandboxes.delete(id);
+      this.removeFiles(dir, cgroups)
+        .then(() => this.releaseIndex(host, index))
+        .catch(() => {});
+    });
   }
 
   /** Starts a command in the sandbox through the trusted path; stdout and stderr are pipes. */
