@@ -15,6 +15,9 @@ export const DEFAULT_LIMITS: SandboxLimits = {
   diskBytes: 1024 ** 3,
 };
 
+/** setTimeout's ceiling (~24.8 days); a later deadline is re-armed when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Row {
   id: string;
   backend: string;
@@ -179,7 +182,7 @@ export class SandboxService {
       if (row.expires_ms > Date.now()) return this.arm(id, row.expires_ms - Date.now());
       this.log(`sandbox ${id}: idle past its keepalive, killing it`);
       this.finish(id).catch((err) => this.log(`sandbox ${id}: kill failed: ${(err as Error).message}`));
-    }, Math.max(ms, 0));
+    }, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
     timer.unref();
     this.timers.set(id, timer);
   }
