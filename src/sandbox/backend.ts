@@ -31,7 +31,8 @@ export interface ExecOptions {
   /** Captured output is cut after this many bytes per stream (with a marker). */
   maxOutputBytes?: number;
   signal?: AbortSignal;
-  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  /** May return a promise: that stream of the command is paused until it settles (backpressure). */
+  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
 }
 
 export interface ExecResult {

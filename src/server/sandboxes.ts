@@ -40,7 +40,7 @@ export interface ExecSpec {
   stdin?: Readable;
   maxOutputBytes?: number;
   signal?: AbortSignal;
-  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
 }
 
 export class SandboxService {

@@ -10,6 +10,12 @@ export async function execIn(
 ) {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const result = await backend.exec(id, { command, ...options, onOutput: (stream, chunk) => (stream === "stdout" ? out : err).push(chunk) });
+  const result = await backend.exec(id, {
+    command,
+    ...options,
+    onOutput: (stream, chunk) => {
+      (stream === "stdout" ? out : err).push(chunk);
+    },
+  });
   return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }

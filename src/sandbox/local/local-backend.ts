@@ -227,16 +227,26 @@ export class LocalBackend implements SandboxBackend {
     for (const name of ["stdout", "stderr"] as const) {
       let seen = 0;
       let marked = false;
-      child[name]!.on("data", (chunk: Buffer) => {
+      const source = child[name]!;
+      // A slow reader (a client downloading a big file) pauses the command's output, so nothing
+      // piles up in memory here.
+      const deliver = (chunk: Buffer) => {
+        const pending = options.onOutput?.(name, chunk);
+        if (pending instanceof Promise) {
+          source.pause();
+          pending.finally(() => source.resume()).catch(() => {});
+        }
+      };
+      source.on("data", (chunk: Buffer) => {
         const room = limit - seen;
         seen += chunk.length;
         if (chunk.length <= room) {
-          options.onOutput?.(name, chunk);
+          deliver(chunk);
           return;
         }
         // Past the cap: keep draining (the command must not block), say so once.
-        if (room > 0) options.onOutput?.(name, chunk.subarray(0, room));
-        if (!marked) options.onOutput?.(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
+        if (room > 0) deliver(chunk.subarray(0, room));
+        if (!marked) deliver(Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
         marked = true;
       });
     }
@@ -285,7 +295,9 @@ export class LocalBackend implements SandboxBackend {
       cwd: "/",
       env: { ACONTEXT_PATH: path },
       stdin: source,
-      onOutput: (stream, chunk) => stream === "stderr" && errors.push(chunk),
+      onOutput: (stream, chunk) => {
+        if (stream === "stderr") errors.push(chunk);
+      },
     });
     if (result.exitCode !== 0) throw new Error(Buffer.concat(errors).toString().trim() || `cannot write ${path}`);
   }

@@ -82,7 +82,9 @@ export function sandboxRoutes(deps: AppDeps) {
       const result = await sandboxes.exec(id, {
         ...spec,
         maxOutputBytes: MAX_CAPTURED_BYTES,
-        onOutput: (name, chunk) => (name === "stdout" ? out : err).push(chunk),
+        onOutput: (name, chunk) => {
+          (name === "stdout" ? out : err).push(chunk);
+        },
       });
       return ok(c, { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), exit_code: result.exitCode });
     }
@@ -97,9 +99,11 @@ export function sandboxRoutes(deps: AppDeps) {
       const result = await sandboxes.exec(id, {
         ...spec,
         signal: aborted.signal,
+        // Returning the write pauses the command's output until the client has taken it.
         onOutput: (name, chunk) => {
           const line = `${JSON.stringify({ type: name, data: chunk.toString("base64") })}\n`;
           writes = writes.then(() => out.write(line)).then(() => {});
+          return writes;
         },
       });
       await writes;
