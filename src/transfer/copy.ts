@@ -94,6 +94,13 @@ async function expandTree(client: AcontextClient, from: Endpoint, to: Endpoint):
     for (const file of await walkLocal(from.path)) {
       pairs.push({ from: { kind: "local", path: file }, to: joinPath(to, relative(from.path, file).split("\\").join("/")) });
     }
+  } else if (from.kind === "sandbox") {
+    // Regular files under the folder, listed inside the sandbox (NUL-separated: any file name).
+    const listing = await runInSandbox(client, from.sandboxId, 'cd -- "$ACONTEXT_PATH" && find . -type f -print0', from.path);
+    for (const rel of listing.split("\0").filter(Boolean).sort()) {
+      const relative = rel.replace(/^\.\//, "");
+      pairs.push({ from: joinPath(from, relative), to: joinPath(to, relative) });
+    }
   } else if (from.kind === "disk") {
     const root = from.path.endsWith("/") ? from.path : `${from.path}/`;
     const queue = [root];

@@ -93,9 +93,6 @@ export function planCopy(sources: Endpoint[], destination: Endpoint, options: { 
     if (kind === "missing") throw new PlanError(`${formatEndpoint(source)}: no such file or directory`, undefined, 1);
     if (kind === "dir") {
       if (!options.recursive) throw new PlanError(`${formatEndpoint(source)} is a directory`, "copy directories with -r");
-      if (source.kind === "sandbox" || destination.kind === "sandbox") {
-        throw new PlanError("directories cannot be copied to or from sandboxes yet", "copy the files one by one, or tar them: acontext sandbox exec ID -- tar …");
-      }
       if (destination.kind === "stdio") throw new PlanError("a directory cannot be copied to stdout (-)");
       if (destKind === "file") throw new PlanError(`cannot copy directory ${formatEndpoint(source)} onto file ${formatEndpoint(destination)}`);
       return { type: "tree", from: source, to: destIsDir ? join(destination, baseName(source)) : destination };

@@ -118,6 +118,35 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect((await run(["sandbox", "ls"])).stdout).toBe("");
   });
 
+  it("copies directory trees to and from a sandbox (-r), from local and from a disk", async () => {
+    const { run, home } = await setup();
+    const { mkdir } = await import("node:fs/promises");
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const disk = (await run(["disk", "create"])).stdout.trim();
+    await mkdir(join(home, "proj", "src", "deep"), { recursive: true });
+    await writeFile(join(home, "proj", "README.md"), "readme\n");
+    await writeFile(join(home, "proj", "src", "main.py"), "print('hi')\n");
+    await writeFile(join(home, "proj", "src", "deep", "name with space.txt"), "spaced\n");
+
+    expect((await run(["disk", "cp", "-r", "proj", `sandbox://${sandbox}/workspace/`])).stderr).toContain("copied 3 files");
+    const found = await run(["sandbox", "exec", sandbox, "--", "cd /workspace/proj && find . -type f | sort"]);
+    expect(found.stdout.split("\n")).toEqual(["./README.md", "./src/deep/name with space.txt", "./src/main.py"]);
+    expect((await run(["sandbox", "exec", sandbox, "--", "python3 /workspace/proj/src/main.py"])).stdout).toBe("hi");
+
+    expect((await run(["disk", "cp", "-r", `sandbox://${sandbox}/workspace/proj`, "back"])).exitCode).toBe(0);
+    expect(await readFile(join(home, "back", "src", "deep", "name with space.txt"), "utf8")).toBe("spaced\n");
+
+    expect((await run(["disk", "cp", "-r", `sandbox://${sandbox}/workspace/proj/`, `disk://${disk}/snap/`])).exitCode).toBe(0);
+    const listed = JSON.parse((await run(["disk", "ls", "-R", `disk://${disk}/snap/`, "--json"])).stdout);
+    expect(listed.filter((e: { type: string }) => e.type === "file").map((e: { path: string }) => e.path)).toEqual([
+      "/snap/proj/README.md",
+      "/snap/proj/src/deep/name with space.txt",
+      "/snap/proj/src/main.py",
+    ]);
+    expect((await run(["disk", "cp", "-r", `disk://${disk}/snap/proj/`, `sandbox://${sandbox}/restore/`])).exitCode).toBe(0);
+    expect((await run(["sandbox", "exec", sandbox, "--", "cat '/restore/proj/src/deep/name with space.txt'"])).stdout).toBe("spaced");
+  });
+
   it("copies binary files to and from a sandbox byte for byte, and says when a sandbox file is missing", async () => {
     const { run, home } = await setup();
     const sandbox = (await run(["sandbox", "create"])).stdout.trim();

@@ -58,6 +58,7 @@ describe("planCopy", () => {
     ["disk root -r to a new local dir", [disk("/")], local("backup"), true, [`tree disk://${D}/ → backup`]],
     ["file into a sandbox dir", [local("a.txt")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, false, ["file a.txt → sandbox://s/workspace/a.txt"]],
     ["disk file into a sandbox dir", [disk("/docs/r.md")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, false, [`file disk://${D}/docs/r.md → sandbox://s/workspace/r.md`]],
+    ["local dir -r into a sandbox", [local("src")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, true, ["tree src → sandbox://s/workspace/src"]],
     ["several files into a dir", [local("a.txt"), local("r.md")], disk("/x/"), false, [`file a.txt → disk://${D}/x/a.txt`, `file r.md → disk://${D}/x/r.md`]],
   ])("%s", (_name, sources, dest, recursive, expected) => {
     expect(plan(sources, dest, recursive)).toEqual(expected);
@@ -72,7 +73,6 @@ describe("planCopy", () => {
     ["local to local", [local("a.txt")], local("b.txt"), false, "are local"],
     ["disk to disk", [disk("/docs/r.md")], disk("/x/"), false, "are on disks"],
     ["a file named as a directory", [local("a.txt")], disk("/docs/r.md/"), false, "is a file, not a directory"],
-    ["a directory into a sandbox (not yet)", [local("src")], { kind: "sandbox", sandboxId: "s", path: "/w/" }, true, "cannot be copied to or from sandboxes yet"],
     ["sandbox to sandbox", [{ kind: "sandbox", sandboxId: "s", path: "/a" }], { kind: "sandbox", sandboxId: "t", path: "/w/" }, false, "are in sandboxes"],
     ["two stdins", [stdio, stdio], disk("/x/"), false, "stdin (-) can be read only once"],
   ])("refuses: %s", (_name, sources, dest, recursive, message) => {
