@@ -26,12 +26,13 @@ export function sessionMembers(sid: number): number[] {
   return members;
 }
 
-function readStat(pid: number): { state: string; session: number } | undefined {
+/** Fields of /proc/<pid>/stat that we use; undefined when the process is gone (or no procfs). */
+export function readStat(pid: number): { state: string; session: number; startTime: string } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name may hold spaces and parentheses: fields start after the last ")".
+    // The command name may hold spaces and parentheses: fields start after the last ")" (field 3).
     const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { state: fields[0] ?? "", session: Number(fields[3]) };
+    return { state: fields[0] ?? "", session: Number(fields[3]), startTime: fields[19] ?? "" };
   } catch {
     return undefined;
   }

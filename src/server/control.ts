@@ -1,7 +1,7 @@
 // What `acontext server start|stop|status` do: run in the foreground, detach, stop, report.
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CliError } from "../cli/errors.js";
 import { say } from "../cli/output.js";
@@ -58,7 +58,6 @@ export async function startDetached(argv: string[], dataDir: string, apiKey: str
       hint: "stop it with `acontext server stop`, or choose another --data-dir",
     });
   }
-  const { mkdir } = await import("node:fs/promises");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logFile = join(dataDir, "server.log");
   const log = openSync(logFile, "a", 0o600);

@@ -10,6 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { CliError } from "../cli/errors.js";
 import type { Progress } from "../cli/progress.js";
 import { APIError, type AcontextClient } from "../client/client.js";
+import { listFiles } from "./list.js";
 import { formatEndpoint, join, parseEndpoint, PlanError, planCopy, splitDiskPath, type Endpoint, type Kind } from "./plan.js";
 
 export interface CopyOptions {
@@ -103,14 +104,8 @@ async function expandTree(client: AcontextClient, from: Endpoint, to: Endpoint):
     }
   } else if (from.kind === "disk") {
     const root = from.path.endsWith("/") ? from.path : `${from.path}/`;
-    const queue = [root];
-    while (queue.length) {
-      const dir = queue.shift()!;
-      const listing = await client.listDirectory(from.diskId, dir);
-      for (const artifact of listing.artifacts) {
-        pairs.push({ from: { ...from, path: `${artifact.path}${artifact.filename}` }, to: joinPath(to, `${artifact.path.slice(root.length)}${artifact.filename}`) });
-      }
-      for (const child of listing.directories) queue.push(`${dir}${child}/`);
+    for (const entry of await listFiles(client, formatEndpoint({ ...from, path: root }), true)) {
+      if (entry.type === "file") pairs.push({ from: { ...from, path: entry.path }, to: joinPath(to, entry.path.slice(root.length)) });
     }
   }
   return pairs;

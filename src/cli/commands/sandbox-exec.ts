@@ -15,14 +15,12 @@ interface Flags {
 export const EXIT_CLI_FAILED = 125;
 
 export function sandboxExecCommand(): Command {
-  return addTargetOptions(new Command("exec"))
-    .description("run a command in a sandbox; its output streams here and its exit code is ours")
-    .argument("<id>", "sandbox id")
-    .argument("<command...>", "after --: one argument is a shell snippet, several are words quoted as given")
-    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
-    .option("-w, --workdir <dir>", "working directory (default /workspace)")
-    .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
-    .passThroughOptions()
+  return addExecOptions(
+    addTargetOptions(new Command("exec"))
+      .description("run a command in a sandbox; its output streams here and its exit code is ours")
+      .argument("<id>", "sandbox id")
+      .argument("<command...>", "after --: one argument is a shell snippet, several are words quoted as given"),
+  )
     .addHelpText(
       "after",
       `
@@ -38,6 +36,15 @@ Examples:
     .action(async (id: string, command: string[], flags: Flags) => {
       process.exitCode = await execInSandbox(id, command, flags);
     });
+}
+
+/** The options `exec` and `run` share; everything after the command goes to the command. */
+export function addExecOptions(command: Command): Command {
+  return command
+    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
+    .option("-w, --workdir <dir>", "working directory (default /workspace)")
+    .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
+    .passThroughOptions();
 }
 
 /** Runs `command` in sandbox `id` through the API; CLI and API failures exit 125. */

@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { addTargetOptions, withApi } from "../api.js";
-import { collectEnv, parseDurationFlag } from "../flags.js";
+import { parseDurationFlag } from "../flags.js";
 import { say } from "../output.js";
-import { asCliFailure, execInSandbox } from "./sandbox-exec.js";
+import { addExecOptions, asCliFailure, execInSandbox } from "./sandbox-exec.js";
 
 interface Flags {
   rm?: boolean;
@@ -15,15 +15,13 @@ interface Flags {
 }
 
 export function sandboxRunCommand(): Command {
-  return addTargetOptions(new Command("run"))
-    .description("create a sandbox and run a command in it (--rm: kill it afterwards, even after Ctrl-C)")
-    .argument("<command...>", "after --: as for sandbox exec")
-    .option("--rm", "kill the sandbox when the command ends")
-    .option("--keepalive <duration>", "idle time before the sandbox is killed, e.g. 10m", parseDurationFlag)
-    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
-    .option("-w, --workdir <dir>", "working directory (default /workspace)")
-    .option("--timeout <duration>", "kill the command after this long (exit 124)", parseDurationFlag)
-    .passThroughOptions()
+  return addExecOptions(
+    addTargetOptions(new Command("run"))
+      .description("create a sandbox and run a command in it (--rm: kill it afterwards, even after Ctrl-C)")
+      .argument("<command...>", "after --: as for sandbox exec")
+      .option("--rm", "kill the sandbox when the command ends")
+      .option("--keepalive <duration>", "idle time before the sandbox is killed, e.g. 10m", parseDurationFlag),
+  )
     .addHelpText("after", "\nExamples:\n  $ acontext sandbox run --rm -- python3 -c 'print(1+1)'\n  $ acontext sandbox run -- 'pip list | head'   # prints the sandbox id on stderr")
     .action(async (command: string[], flags: Flags) => {
       const created = await withApi(flags, "acontext sandbox ls -a", ({ client }) =>

@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { signalNumber, sleep } from "../../scaffold/processes.js";
+import { readStat, signalNumber, signalQuietly, sleep } from "../../scaffold/processes.js";
 import type { CreateOptions, ExecOptions, ExecResult, SandboxBackend, SandboxLimits } from "../backend.js";
 import { ensureHost, type HostLayout } from "./host.js";
 
@@ -170,12 +170,12 @@ export class LocalBackend implements SandboxBackend {
       });
       outer.once("exit", (code) => reject(new Error(`creating the sandbox failed (exit ${code}): ${stderr.join("").trim()}`)));
     }).catch(async (err) => {
-      if (holder) signal(holder, "SIGKILL");
+      if (holder) signalQuietly(holder, "SIGKILL");
       await this.removeFiles(dir, cgroups);
       await this.releaseIndex(host, index);
       throw err;
     });
-    if (holder) signal(holder, "SIGKILL");
+    if (holder) signalQuietly(holder, "SIGKILL");
     const box: Sandbox = { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups };
     this.sandboxes.set(id, box);
     // PID 1 died on its own (the OOM killer, say): the sandbox is gone; clean up after it.
@@ -252,7 +252,7 @@ export class LocalBackend implements SandboxBackend {
     }
     return new Promise((resolve, reject) => {
       let timedOut = false;
-      const killGroup = () => signal(-child.pid!, "SIGKILL");
+      const killGroup = () => signalQuietly(-child.pid!, "SIGKILL");
       const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), killGroup()), options.timeoutMs) : undefined;
       options.signal?.addEventListener("abort", killGroup, { once: true });
       child.once("error", reject);
@@ -312,7 +312,7 @@ export class LocalBackend implements SandboxBackend {
     if (!box) return;
     this.sandboxes.delete(id);
     // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
-    if (startTime(box.initPid) === box.initStart) signal(box.initPid, "SIGKILL");
+    if (startTime(box.initPid) === box.initStart) signalQuietly(box.initPid, "SIGKILL");
     if (box.outer.exitCode === null && box.outer.signalCode === null) {
       await new Promise((resolve) => box.outer.once("exit", resolve));
     }
@@ -435,8 +435,7 @@ async function drained(child: ChildProcess): Promise<void> {
 }
 
 function startTime(pid: number): string | undefined {
-  const stat = readIfExists(`/proc/${pid}/stat`);
-  return stat?.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  return readStat(pid)?.startTime;
 }
 
 function readIfExists(file: string): string | undefined {
@@ -447,11 +446,4 @@ function readIfExists(file: string): string | undefined {
   }
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // already gone
-  }
-}
 

@@ -9,6 +9,7 @@ import type { AppEnv, AppDeps } from "../app.js";
 import { ApiError, ok, okEmpty, parseBool, parseInteger, parseUuid, requireQuery } from "../http.js";
 import { contentTypeOf, isGreppable, sniffMime } from "../mime.js";
 import { receiveUpload, requestBody } from "../multipart.js";
+import { requireSandboxes } from "./sandboxes.js";
 import { isDirectoryPath, isValidFilename, isValidPath, splitFilePath } from "../paths.js";
 import { artifactJson, RESERVED_META_KEY, type ArtifactRow } from "../store.js";
 
@@ -307,11 +308,6 @@ function requireStrings<Name extends string>(body: Record<string, unknown>, name
     out[name] = value;
   }
   return out;
-}
-
-function requireSandboxes(deps: AppDeps) {
-  if (!deps.sandboxes) throw new ApiError(503, "sandboxes are not available on this server", deps.sandboxesUnavailable);
-  return deps.sandboxes;
 }
 
 /** grep/glob `limit`: 0 or absent means 100; at most 200 (upstream's binding). */

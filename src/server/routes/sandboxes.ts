@@ -16,10 +16,7 @@ export const NDJSON = "application/x-ndjson";
 
 export function sandboxRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
-  const service = (): SandboxService => {
-    if (!deps.sandboxes) throw new ApiError(503, "sandboxes are not available on this server", deps.sandboxesUnavailable);
-    return deps.sandboxes;
-  };
+  const service = () => requireSandboxes(deps);
   const sandboxId = (c: Context<AppEnv>) => parseUuid(c.req.param("id"), "invalid sandbox_id");
 
   app.post("/", async (c) => {
@@ -112,6 +109,12 @@ export function sandboxRoutes(deps: AppDeps) {
   });
 
   return app;
+}
+
+/** The sandbox service, or a 503 that says why this server has none. */
+export function requireSandboxes(deps: AppDeps): SandboxService {
+  if (!deps.sandboxes) throw new ApiError(503, "sandboxes are not available on this server", deps.sandboxesUnavailable);
+  return deps.sandboxes;
 }
 
 function parseExecSpec(body: Record<string, unknown>): ExecSpec {
