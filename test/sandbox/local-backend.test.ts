@@ -90,6 +90,19 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     expect(slow).toMatchObject({ exitCode: 124, timedOut: true });
     expect(slow.stderr).toContain("timeout");
     expect((await run(id, "ps -e -o args=")).stdout).not.toContain("sleep 30");
+    // Stdin the command never reads fills every buffer on the way; the timeout still kills it.
+    const stuck = await run(id, "sleep 31", { timeoutMs: 500, stdin: Readable.from([Buffer.alloc(8 * 1024 ** 2)]) });
+    expect(stuck).toMatchObject({ exitCode: 124, timedOut: true });
+    expect((await run(id, "ps -e -o args=")).stdout).not.toContain("sleep 31");
+  });
+
+  it("an exec agent killed from inside is started again; the exec that killed it says so", async () => {
+    const id = await sandbox();
+    await run(id, "sleep 1000 > /dev/null 2>&1 &");
+    const killer = await run(id, "kill -9 -1; sleep 1");
+    expect(killer.exitCode).toBe(137);
+    expect(killer.stderr).toContain("exec agent was killed");
+    expect(await run(id, "echo again; pgrep -fx 'sleep 1000' || echo none")).toMatchObject({ exitCode: 0, stdout: "again\nnone\n" });
   });
 
   it("moves files in and out inside its own root, binary-safe; a planted symlink cannot reach the host", async () => {

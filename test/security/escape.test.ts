@@ -145,10 +145,12 @@ for nr in (250, 321, 425):
   });
 
   // --- the exec path ---
-  it("25. trojaned helpers and ld.so.preload in the sandbox do not touch the next exec", async () => {
+  it("25. trojaned helpers and ld.so.preload, then a killed exec agent: the restarted agent and the next exec are clean", async () => {
     await run(a, [
       "for f in /usr/bin/setpriv /usr/sbin/chroot /usr/bin/prlimit /usr/bin/perl /usr/bin/nsenter; do printf '#!/bin/sh\\necho TROJAN > /workspace/trojan-ran\\nexec sh \"$@\"\\n' > $f; chmod 755 $f; done",
       "echo /workspace/evil.so > /etc/ld.so.preload",
+      // The agent (and this exec's own handler) die: the next exec has to start a new one.
+      "kill -9 -1",
     ].join("; "));
     const status = (await run(a, "cat /proc/self/status; ls /workspace")).stdout;
     expect(status).toMatch(/^CapEff:\s+00000000a00405fb$/m);
@@ -156,7 +158,21 @@ for nr in (250, 321, 425):
     expect(status).toMatch(/^NoNewPrivs:\s+1$/m);
     expect(status).not.toContain("trojan-ran");
   });
-  it("26. a trojaned sleep run by PID 1 has no capabilities", async () => {
+  it("26. the exec agent holds nothing a command does not: same capabilities, filter, limits, cgroup", async () => {
+    const fields = /^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):.*$/gm;
+    const agent = (await run(b, "for p in /proc/[0-9]*; do grep -qs agent.pl $p/cmdline && [ \"$(cat $p/stat | cut -d' ' -f4)\" = 0 ] && cat $p/status $p/limits $p/cgroup; done")).stdout;
+    const command = (await run(b, "cat /proc/self/status /proc/self/limits /proc/self/cgroup")).stdout;
+    expect(agent.match(fields)).toEqual(command.match(fields));
+    expect(agent.match(fields)).toHaveLength(9);
+    const limitsOf = (text: string) => text.split("\n").filter((line) => /^Max (open files|core file size)/.test(line));
+    expect(limitsOf(agent)).toEqual(limitsOf(command));
+    const cgroupsOf = (text: string) => text.split("\n").filter((line) => /^\d+:[a-z,_]+:/.test(line)).sort();
+    expect(cgroupsOf(agent)).toEqual(cgroupsOf(command));
+  });
+  it("26b. the exec agent's socket is nowhere in the sandbox's file tree", async () => {
+    expect((await run(b, "find / -xdev -type s 2>/dev/null; find /tmp /run /workspace /.sbx -name 'agent.sock*' 2>/dev/null")).stdout).toBe("");
+  });
+  it("26c. a trojaned sleep run by PID 1 has no capabilities", async () => {
     await run(b, "printf '#!/bin/sh\\ngrep CapEff /proc/self/status > /workspace/init-caps\\nexec python3 -c \"import time; time.sleep(3600)\"\\n' > /tmp/trojan-sleep; chmod 755 /tmp/trojan-sleep; mv /tmp/trojan-sleep /usr/bin/sleep; pkill -x sleep; true");
     const wait = "import os, time\nfor _ in range(400):\n  if os.path.exists('/workspace/init-caps') and os.path.getsize('/workspace/init-caps'): break\n  time.sleep(0.025)";
     const caps = await run(b, `python3 -c "${wait}"; cat /workspace/init-caps`);

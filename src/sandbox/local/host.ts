@@ -8,12 +8,13 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { SECCOMP_EXEC_PL, seccompFilter } from "./seccomp.js";
+import { AGENT_PL } from "./agent.js";
+import { seccompFilter } from "./seccomp.js";
 
 const run = promisify(execFile);
 
 /** Bump when the skeleton's recipe changes, so existing data dirs rebuild it. */
-const SKELETON_VERSION = "2";
+const SKELETON_VERSION = "3";
 
 /** /etc entries copied into the skeleton: what programs need, nothing secret. */
 const ETC_ALLOWLIST = [
@@ -104,7 +105,7 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
     await run("/bin/sh", ["-c", script, "setup", base, helper]);
     // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
     await writeFile(join(helper, "seccomp.bpf"), seccompFilter(), { mode: 0o644 });
-    await writeFile(join(helper, "seccomp-exec.pl"), SECCOMP_EXEC_PL, { mode: 0o644 });
+    await writeFile(join(helper, "agent.pl"), AGENT_PL, { mode: 0o644 });
     await writeFile(layout.idmap + suffix, IDMAP_PY, { mode: 0o700 });
     await renameUnlessThere(base, layout.base);
     await renameUnlessThere(helper, layout.helper);

@@ -1,17 +1,20 @@
-// Local sandboxes from util-linux (unshare, nsenter, setpriv, prlimit, mount): each sandbox has its
-// own shifted uid range, user/mount/pid/net/ipc/uts/cgroup namespaces, a copy-on-write root over an
-// allowlisted /etc skeleton and the host /usr, a capability-less PID 1 that keeps it alive, and
-// cgroup limits where the host allows them. The design, its measurements and its traps are in
-// ../shared/reference/local-isolation.md; the key rule: everything up to the final `chroot` of an
-// exec runs from the read-only host tree at /.sbx, never from files the sandbox can write.
+// Local sandboxes from util-linux (unshare, nsenter, setpriv, mount) and perl-base: each sandbox
+// has its own shifted uid range, user/mount/pid/net/ipc/uts/cgroup namespaces, a copy-on-write
+// root over an allowlisted /etc skeleton and the host /usr, a capability-less PID 1 that keeps it
+// alive, cgroup limits where the host allows them, and an exec agent (agent.ts) that runs its
+// commands. The design, its measurements and its traps are in ../shared/reference/local-isolation.md;
+// the key rule: everything that enters a sandbox from the host runs from the read-only host tree
+// at /.sbx, never from files the sandbox can write.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { constants, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
-import { readStat, signalNumber, signalQuietly, sleep } from "../../scaffold/processes.js";
+import { PassThrough, type Readable } from "node:stream";
+import { once } from "node:events";
+import { readStat, signalQuietly, sleep } from "../../scaffold/processes.js";
 import type { CreateOptions, ExecOptions, ExecResult, SandboxBackend, SandboxLimits } from "../backend.js";
+import { AgentUnreachable, agentRun, type AgentRun } from "./agent.js";
 import { ensureHost, type HostLayout } from "./host.js";
 
 /** Sandbox uid ranges start here, far from /etc/subuid ranges (podman uses 100000+). */
@@ -77,6 +80,30 @@ exec unshare --mount --propagation private -- /bin/sh -e -c '
   cd "$S/rootfs"
   exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
 
+/**
+ * Run as root on the host, first in the agent's chain: joins the sandbox's cgroups, binds the
+ * agent's socket in the sandbox's state dir (which the sandbox cannot see), root-only, and execs
+ * the rest of the chain with it as fd 3. No modules: each costs milliseconds of start-up.
+ */
+const BIND_PL = `use strict;
+for my $cgroup (split(" ", $ENV{CGROUPS})) {
+    open(my $procs, ">", "$cgroup/cgroup.procs") or die "agent: $cgroup: $!\\n";
+    syswrite($procs, "$$\\n") or die "agent: joining $cgroup: $!\\n";
+    close($procs);
+}
+chdir($ENV{S}) or die "agent: $ENV{S}: $!\\n";
+unlink("agent.sock");
+$^F = 3;
+socket(my $s, 1, 1, 0) or die "agent: socket: $!\\n"; # AF_UNIX, SOCK_STREAM
+my $mask = umask(077);
+bind($s, pack("S Z*", 1, "agent.sock")) or die "agent: bind: $!\\n";
+umask($mask);
+listen($s, 128) or die "agent: listen: $!\\n";
+if (fileno($s) != 3) { syscall(33, fileno($s), 3) == 3 or die "agent: dup2: $!\\n"; }
+exec { $ARGV[0] } @ARGV or die "agent: exec $ARGV[0]: $!\\n";`;
+
+const DEFAULT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" };
+
 interface Sandbox {
   id: string;
   index: number;
@@ -86,6 +113,10 @@ interface Sandbox {
   outer: ChildProcess;
   dir: string;
   cgroups: string[];
+  /** The agent's socket, through a directory fd: the full path can exceed sockaddr_un's 108 bytes. */
+  socket: string;
+  /** Set while the agent is being (re)started. */
+  agentStart?: Promise<void>;
 }
 
 export class LocalBackend implements SandboxBackend {
@@ -96,6 +127,7 @@ export class LocalBackend implements SandboxBackend {
   private creating: Promise<unknown> = Promise.resolve();
 
   private readonly sandboxesDir: string;
+  private sandboxesDirFd = -1;
 
   /**
    * `stateDir` is shared by all servers of the machine (skeleton, uid claims); `namespace` keeps
@@ -176,7 +208,8 @@ export class LocalBackend implements SandboxBackend {
       throw err;
     });
     if (holder) signalQuietly(holder, "SIGKILL");
-    const box: Sandbox = { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups };
+    const socket = `/proc/self/fd/${this.sandboxesDirFd}/${id}/agent.sock`;
+    const box: Sandbox = { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups, socket };
     this.sandboxes.set(id, box);
     // PID 1 died on its own (the OOM killer, say): the sandbox is gone; clean up after it.
     outer.once("exit", () => {
@@ -186,105 +219,118 @@ export class LocalBackend implements SandboxBackend {
         .then(() => this.releaseIndex(host, index))
         .catch(() => {});
     });
+    await this.startAgent(box).catch(async (err) => {
+      await this.kill(id);
+      throw err;
+    });
   }
 
-  /** Starts a command in the sandbox through the trusted path; stdout and stderr are pipes. */
-  private spawnExec(id: string, options: Pick<ExecOptions, "command" | "cwd" | "env" | "stdin">): ChildProcess {
+  /**
+   * Starts the sandbox's exec agent through the trusted path: join the cgroups, enter every
+   * namespace with the read-only host tree as root, drop to the exec capabilities with no new
+   * privileges, load the seccomp filter, set rlimits; the agent then chroots into the sandbox
+   * itself. Nothing from the sandbox's writable files runs on the way.
+   */
+  private startAgent(box: Sandbox): Promise<void> {
+    box.agentStart ??= (async () => {
+      const argv = [
+        "-e", BIND_PL,
+        "/usr/bin/nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
+        `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
+        "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
+        "/usr/bin/perl", "/agent.pl", "/seccomp.bpf",
+      ];
+      const agent = spawn("/usr/bin/perl", argv, {
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", S: box.dir, CGROUPS: box.cgroups.join(" ") },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      const stderr: Buffer[] = [];
+      agent.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+      await new Promise<void>((resolve, reject) => {
+        agent.stdout!.once("data", () => resolve());
+        agent.once("exit", (code) => reject(new Error(`the sandbox's exec agent did not start (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`)));
+      }).finally(() => {
+        agent.stdout!.destroy();
+        agent.stderr!.destroy();
+        agent.unref();
+      });
+    })().finally(() => (box.agentStart = undefined));
+    return box.agentStart;
+  }
+
+  /** Runs a command through the agent; one that was killed (by sandbox code, say) is started again. */
+  private async run(id: string, options: Pick<ExecOptions, "command" | "cwd" | "env" | "stdin" | "onOutput">): Promise<AgentRun> {
     const box = this.live(id);
-    const cwd = options.cwd ?? "/workspace";
-    const env = Object.entries({ PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8", ...options.env }).map(
-      ([k, v]) => `${k}=${v}`,
-    );
-    // Join the cgroups, then enter; nothing from the sandbox's writable files runs until chroot.
-    const argv = [
-      "-c",
-      'for c in $CGROUPS; do echo $$ > "$c/cgroup.procs"; done; exec "$@"',
-      "exec",
-      "nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
-      `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
-      "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
-      "/usr/bin/perl", "/seccomp-exec.pl", "/seccomp.bpf",
-      "/usr/bin/prlimit", "--core=0", "--nofile=4096", "--",
-      "/usr/sbin/chroot", ".", "/usr/bin/env", "-i", ...env,
-      "/bin/sh", "-c", 'cd -- "$1" && exec /bin/sh -c "$2"', "sh", cwd, options.command,
-    ];
-    const child = spawn("/bin/sh", argv, {
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CGROUPS: box.cgroups.join(" ") },
-      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
-      // Its own process group: a timeout kills everything the exec started in it.
-      detached: true,
-    });
-    if (options.stdin) {
-      options.stdin.pipe(child.stdin!);
-      child.stdin!.on("error", () => {}); // the command may exit without reading all of it
+    const request = { command: options.command, cwd: options.cwd ?? "/workspace", env: { ...DEFAULT_ENV, ...options.env }, stdin: options.stdin };
+    const hooks = { onOutput: options.onOutput ?? (() => {}) };
+    await box.agentStart;
+    try {
+      return await agentRun(box.socket, request, hooks);
+    } catch (err) {
+      if (!(err instanceof AgentUnreachable) || !this.isRunning(id)) throw err;
+      await this.startAgent(box);
+      return agentRun(box.socket, request, hooks);
     }
-    return child;
   }
 
   async exec(id: string, options: ExecOptions): Promise<ExecResult> {
-    const child = this.spawnExec(id, options);
     const limit = options.maxOutputBytes ?? Infinity;
-    for (const name of ["stdout", "stderr"] as const) {
-      let seen = 0;
-      let marked = false;
-      const source = child[name]!;
-      // A slow reader (a client downloading a big file) pauses the command's output, so nothing
-      // piles up in memory here.
-      const deliver = (chunk: Buffer) => {
-        const pending = options.onOutput?.(name, chunk);
-        if (pending instanceof Promise) {
-          source.pause();
-          pending.finally(() => source.resume()).catch(() => {});
-        }
-      };
-      source.on("data", (chunk: Buffer) => {
-        const room = limit - seen;
-        seen += chunk.length;
-        if (chunk.length <= room) {
-          deliver(chunk);
-          return;
-        }
-        // Past the cap: keep draining (the command must not block), say so once.
-        if (room > 0) deliver(chunk.subarray(0, room));
-        if (!marked) deliver(Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
-        marked = true;
-      });
-    }
-    return new Promise((resolve, reject) => {
-      let timedOut = false;
-      const killGroup = () => signalQuietly(-child.pid!, "SIGKILL");
-      const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), killGroup()), options.timeoutMs) : undefined;
-      options.signal?.addEventListener("abort", killGroup, { once: true });
-      child.once("error", reject);
-      child.once("exit", async (code, sig) => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", killGroup);
-        // Background processes (cmd &) may keep the pipes open: take what the exec wrote, then let go.
-        await drained(child);
-        if (timedOut) options.onOutput?.("stderr", Buffer.from(`\n[acontext: killed after the ${options.timeoutMs! / 1000} s timeout]\n`));
-        resolve({ exitCode: timedOut ? 124 : (code ?? 128 + signalNumber(sig ?? undefined)), timedOut });
-      });
+    const seen = { stdout: 0, stderr: 0 };
+    const marked = { stdout: false, stderr: false };
+    const deliver = (name: "stdout" | "stderr", chunk: Buffer) => options.onOutput?.(name, chunk);
+    const run = await this.run(id, {
+      ...options,
+      onOutput: (name, chunk) => {
+        const room = limit - seen[name];
+        seen[name] += chunk.length;
+        if (chunk.length <= room) return deliver(name, chunk);
+        // Past the cap: keep taking output (the command must not block), say so once.
+        const pending = room > 0 ? deliver(name, chunk.subarray(0, room)) : undefined;
+        if (!marked[name]) deliver(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
+        marked[name] = true;
+        return pending;
+      },
     });
+    let timedOut = false;
+    const stop = () => run.kill();
+    const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
+    options.signal?.addEventListener("abort", stop, { once: true });
+    const code = await run.done;
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", stop);
+    if (timedOut) {
+      deliver("stderr", Buffer.from(`\n[acontext: killed after the ${options.timeoutMs! / 1000} s timeout]\n`));
+      return { exitCode: 124, timedOut };
+    }
+    if (code === null && !options.signal?.aborted) {
+      deliver("stderr", Buffer.from("\n[acontext: lost the command: the sandbox's exec agent was killed]\n"));
+    }
+    return { exitCode: code ?? 137, timedOut };
   }
 
   async readFile(id: string, path: string): Promise<Readable> {
     // `cat` inside the sandbox: the path, symlinks included, resolves in the sandbox's own root.
-    const child = this.spawnExec(id, { command: 'cat -- "$ACONTEXT_PATH"', cwd: "/", env: { ACONTEXT_PATH: path } });
+    const out = new PassThrough();
     const errors: Buffer[] = [];
-    child.stderr!.on("data", (chunk: Buffer) => errors.push(chunk));
-    const out = child.stdout!;
+    let started: () => void = () => {};
+    const firstByte = new Promise<void>((resolve) => (started = resolve));
+    const run = await this.run(id, {
+      command: 'cat -- "$ACONTEXT_PATH"',
+      cwd: "/",
+      env: { ACONTEXT_PATH: path },
+      onOutput: (stream, chunk) => {
+        if (stream === "stderr") return void errors.push(chunk);
+        started();
+        if (!out.write(chunk)) return once(out, "drain").then(() => {});
+      },
+    });
+    out.once("close", () => run.kill()); // the reader gave up
+    const failure = () => new Error(Buffer.concat(errors).toString().trim() || `cannot read ${path}`);
     // Report a missing or unreadable file before any byte, so callers can answer 404.
-    let onReadable = () => {};
-    const first = await new Promise<"data" | number>((resolve) => {
-      onReadable = () => out.readableLength > 0 && resolve("data");
-      out.on("readable", onReadable);
-      child.once("exit", (code) => resolve(code ?? 1));
-    });
-    out.off("readable", onReadable);
-    if (typeof first === "number" && first !== 0) throw new Error(Buffer.concat(errors).toString().trim() || `cannot read ${path}`);
-    child.once("exit", (code) => {
-      if (code !== 0) out.destroy(new Error(Buffer.concat(errors).toString().trim() || `reading ${path} failed`));
-    });
+    const first = await Promise.race([firstByte.then(() => "data" as const), run.done]);
+    if (first !== "data" && first !== 0) throw failure();
+    run.done.then((code) => (code === 0 ? out.end() : out.destroy(failure())));
     return out;
   }
 
@@ -351,6 +397,7 @@ export class LocalBackend implements SandboxBackend {
   private async prepare(): Promise<HostLayout> {
     this.host ??= ensureHost(this.stateDir).then(async (host) => {
       await mkdir(this.sandboxesDir, { recursive: true, mode: 0o711 });
+      this.sandboxesDirFd = openSync(this.sandboxesDir, constants.O_RDONLY | constants.O_DIRECTORY);
       return host;
     });
     return this.host;
@@ -406,32 +453,6 @@ export class LocalBackend implements SandboxBackend {
     }
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Waits for the exec's pipes to close, or until they stay silent briefly (a background child holds them). */
-async function drained(child: ChildProcess): Promise<void> {
-  const streams = [child.stdout!, child.stderr!].filter((s) => !s.destroyed && !s.readableEnded);
-  await Promise.all(
-    streams.map(
-      (stream) =>
-        new Promise<void>((resolve) => {
-          let idle: NodeJS.Timeout;
-          const done = () => {
-            clearTimeout(idle);
-            stream.destroy();
-            resolve();
-          };
-          const arm = () => {
-            clearTimeout(idle);
-            idle = setTimeout(done, 50);
-          };
-          stream.on("data", arm);
-          stream.once("end", done);
-          stream.once("close", done);
-          arm();
-        }),
-    ),
-  );
 }
 
 function startTime(pid: number): string | undefined {

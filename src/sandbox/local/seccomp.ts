@@ -1,5 +1,5 @@
 // The seccomp deny-list every exec runs under, as classic BPF for x86_64, built here so it needs
-// no libseccomp; and a 10-line perl loader (perl-base is on every Debian/Ubuntu).
+// no libseccomp; the exec agent (agent.ts) loads it.
 // Default ALLOW; EPERM for syscalls a sandbox never needs and that widen the kernel's attack
 // surface; no new namespaces through clone/unshare; ENOSYS for clone3 (glibc falls back to clone,
 // whose flags can be checked); any other ABI (i386, x32) is killed.
@@ -79,15 +79,3 @@ export function seccompFilter(): Buffer {
   });
   return bytes;
 }
-
-/** seccomp-exec.pl FILTER PROGRAM ARGS…: no_new_privs, load the filter, exec PROGRAM. */
-export const SECCOMP_EXEC_PL = `use strict;
-my $file = shift @ARGV;
-open(my $fh, "<:raw", $file) or die "seccomp: $file: $!\\n";
-my $program = do { local $/; <$fh> };
-close $fh;
-my $fprog = pack("S x![P] P", length($program) / 8, $program);
-syscall(157, 38, 1, 0, 0, 0) == 0 or die "seccomp: PR_SET_NO_NEW_PRIVS: $!\\n";
-syscall(157, 22, 2, $fprog, 0, 0) == 0 or die "seccomp: PR_SET_SECCOMP: $!\\n";
-exec { $ARGV[0] } @ARGV or die "seccomp: exec $ARGV[0]: $!\\n";
-`;
