@@ -74,6 +74,7 @@ export async function benchSandbox() {
 
     // 20 sandboxes × 50 execs, all sandboxes at once.
     let errors = 0;
+    let firstError;
     const concurrent = [];
     const loadStart = performance.now();
     await Promise.all(
@@ -82,9 +83,13 @@ export async function benchSandbox() {
           const start = performance.now();
           try {
             const result = await api("POST", `/sandbox/${id}/exec`, { command: "echo ok" });
-            if (result.data?.stdout !== "ok\n") errors++;
-          } catch {
+            if (result.data?.stdout !== "ok\n") {
+              errors++;
+              firstError ??= JSON.stringify(result);
+            }
+          } catch (err) {
             errors++;
+            firstError ??= String(err);
           }
           concurrent.push(performance.now() - start);
         }
@@ -113,7 +118,7 @@ export async function benchSandbox() {
       `| \`node -e 0\` (baseline) | ${stats(nodeBare).p50.toFixed(1)} | ${stats(nodeBare).p95.toFixed(1)} | — |`,
       `| \`acontext sandbox exec ID -- true\` | ${stats(cliExec).p50.toFixed(1)} | ${stats(cliExec).p95.toFixed(1)} | +${(stats(cliExec).p50 - stats(nodeBare).p50).toFixed(1)} ms |`,
       "",
-      `Concurrent run: ${concurrent.length} execs in ${loadSeconds.toFixed(1)} s (${(concurrent.length / loadSeconds).toFixed(0)} execs/s), errors ${errors}.`,
+      `Concurrent run: ${concurrent.length} execs in ${loadSeconds.toFixed(1)} s (${(concurrent.length / loadSeconds).toFixed(0)} execs/s), errors ${errors}${firstError ? ` (first: ${firstError})` : ""}.`,
       `Idle sandbox: ${rss.processes.toFixed(1)} processes, ${rss.rssMiB.toFixed(1)} MiB RSS (shared pages counted in full), ${rss.cgroupMiB.toFixed(1)} MiB charged to its memory cgroup.`,
     ].join("\n");
   } finally {

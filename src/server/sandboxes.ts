@@ -45,6 +45,8 @@ export interface ExecSpec {
 
 export class SandboxService {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Commands running per sandbox: a busy sandbox is never idle. */
+  private readonly busy = new Map<string, number>();
   private lastUs = 0;
 
   constructor(
@@ -97,25 +99,34 @@ export class SandboxService {
   }
 
   async exec(id: string, spec: ExecSpec): Promise<ExecResult> {
-    this.running(id);
-    this.touch(id);
-    const result = await this.backend.exec(id, {
-      command: spec.command,
-      cwd: spec.cwd,
-      env: spec.env,
-      timeoutMs: spec.timeoutSeconds * 1000,
-      stdin: spec.stdin,
-      maxOutputBytes: spec.maxOutputBytes,
-      signal: spec.signal,
-      onOutput: spec.onOutput,
-    });
-    const row = this.row(id);
-    if (row) {
-      const history = JSON.parse(row.history_commands) as unknown[];
-      history.push({ command: spec.command, exit_code: result.exitCode });
-      this.db.prepare("UPDATE sandboxes SET history_commands = ?, updated_at = ? WHERE id = ?").run(JSON.stringify(history), new Date().toISOString(), id);
+    const row = this.running(id);
+    // A sandbox is not idle while a command runs, however long it takes.
+    this.busy.set(id, (this.busy.get(id) ?? 0) + 1);
+    let result: ExecResult;
+    try {
+      result = await this.backend.exec(id, {
+        command: spec.command,
+        cwd: spec.cwd,
+        env: spec.env,
+        timeoutMs: spec.timeoutSeconds * 1000,
+        stdin: spec.stdin,
+        maxOutputBytes: spec.maxOutputBytes,
+        signal: spec.signal,
+        onOutput: spec.onOutput,
+      });
+    } finally {
+      const left = this.busy.get(id)! - 1;
+      if (left) this.busy.set(id, left);
+      else this.busy.delete(id);
     }
-    this.touch(id);
+    // One write per exec: the history and the pushed-out idle deadline together.
+    const history = JSON.parse(this.row(id)?.history_commands ?? "[]") as unknown[];
+    history.push({ command: spec.command, exit_code: result.exitCode });
+    const expires = Math.max(row.expires_ms, Date.now() + row.keepalive_seconds * 1000);
+    this.db
+      .prepare("UPDATE sandboxes SET history_commands = ?, expires_ms = max(expires_ms, ?), updated_at = ? WHERE id = ? AND status = 'running'")
+      .run(JSON.stringify(history), expires, new Date().toISOString(), id);
+    if (this.row(id)?.status === "running") this.arm(id, expires - Date.now());
     return result;
   }
 
@@ -179,6 +190,7 @@ export class SandboxService {
     const timer = setTimeout(() => {
       const row = this.row(id);
       if (!row || row.status !== "running") return;
+      if (this.busy.has(id)) return; // the exec's end re-arms it
       if (row.expires_ms > Date.now()) return this.arm(id, row.expires_ms - Date.now());
       this.log(`sandbox ${id}: idle past its keepalive, killing it`);
       this.finish(id).catch((err) => this.log(`sandbox ${id}: kill failed: ${(err as Error).message}`));

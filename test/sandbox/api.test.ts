@@ -99,8 +99,12 @@ describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
     expect(((await raw.json()) as Envelope).data.stdout.trim()).toBe(String(Math.floor(input.length / 5)));
   });
 
-  it("extends the keepalive, and an idle sandbox dies after it", async () => {
+  it("extends the keepalive, a command longer than the keepalive is not cut, and an idle sandbox dies after it", async () => {
     const server = await startServerProcess();
+    const busy = (await call(server, "POST", "/sandbox", { keepalive_seconds: 1 })).body.data.sandbox_id;
+    expect((await call(server, "POST", `/sandbox/${busy}/exec`, { command: "sleep 2.5; echo done" })).body.data).toMatchObject({ stdout: "done\n", exit_code: 0 });
+    expect((await call(server, "POST", `/sandbox/${busy}/exec`, { command: "true" })).status).toBe(200);
+
     const created = (await call(server, "POST", "/sandbox", { keepalive_seconds: 600 })).body.data;
     const extended = (await call(server, "PATCH", `/sandbox/${created.sandbox_id}`, { keepalive_longer_by_seconds: 60 })).body.data;
     expect(Date.parse(extended.sandbox_expires_at) - Date.parse(created.sandbox_expires_at)).toBeGreaterThanOrEqual(59_000);

@@ -83,6 +83,10 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     expect((await run(id, "exit 42")).exitCode).toBe(42);
     expect((await run(id, "kill -9 $$")).exitCode).toBe(137);
     expect((await run(id, "wc -l", { stdin: Readable.from(["a\nb\n", "c\n"]) })).stdout.trim()).toBe("3");
+    // A command that exits without reading its stdin: the exit status still arrives, every time.
+    for (let i = 0; i < 20; i++) {
+      expect((await run(id, "exit 3", { stdin: Readable.from([Buffer.alloc(1024 ** 2)]) })).exitCode).toBe(3);
+    }
     const flood = await run(id, "yes | head -c 100000", { maxOutputBytes: 1000 });
     expect(flood.stdout.length).toBeLessThan(1200);
     expect(flood.stdout).toContain("[acontext: stdout truncated after 1000 bytes]");

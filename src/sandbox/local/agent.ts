@@ -14,7 +14,8 @@
 //                   "k" pgid                           (first frame of a kill connection)
 //   agent → server: "p" the command's pid (= its process group, inside the sandbox)
 //                   "o" stdout bytes, "e" stderr bytes, "x" the exit code (128+N for signal N)
-// Closing the connection kills the command's process group.
+// Closing the connection kills the command's process group; after "x" the agent reads until the
+// server closes it.
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 
@@ -175,6 +176,10 @@ sub handle {
     }
     $status = status(waitpid($pid, 0) == $pid ? $? : 0) unless defined $status;
     send_frame($conn, "x", $status);
+    # Read until the server closes: closing with its stdin unread would reset the connection, and
+    # the server could lose the exit status to a failed write.
+    shutdown($conn, 1);
+    1 while sysread($conn, my $rest, 65536);
 }
 `;
 
@@ -261,6 +266,7 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
           }
         }
       }
+      if (exitCode !== null) socket.destroy();
     });
     socket.on("error", () => {});
     socket.once("close", () => {
