@@ -72,7 +72,7 @@ exec unshare --mount --propagation private -- /bin/sh -e -c '
   mount -t tmpfs -o size=$DISK,mode=0755 acontext-disk "$S/disk"
   mkdir -p "$S/disk/root.u" "$S/disk/root.w" "$S/disk/usr.u" "$S/disk/usr.w"
   chown $B:$B "$S/disk/root.u" "$S/disk/usr.u"
-  python3 "$IDMAP" $H "$BASE" "$S/l-root" /usr "$S/l-usr"
+  perl "$IDMAP" $H "$BASE" "$S/l-root" /usr "$S/l-usr"
   mount -t overlay acontext-root -o lowerdir="$S/l-root",upperdir="$S/disk/root.u",workdir="$S/disk/root.w" "$S/rootfs"
   mount -t overlay acontext-usr -o lowerdir="$S/l-usr",upperdir="$S/disk/usr.u",workdir="$S/disk/usr.w" "$S/rootfs/usr"
   mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
