@@ -1,6 +1,6 @@
 // Local sandboxes through the real server's HTTP API, against `sh -c true` on the host measured in
-// the same run: create (cold), exec round trip, time to interactive, 20 sandboxes × 50 execs at
-// once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
+// the same run: create and time to interactive (cold, and warm), exec round trip, 20 sandboxes ×
+// 50 execs at once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,35 +20,26 @@ export async function benchSandbox() {
   // The sandbox state dir's parents must be passable by the sandboxes' own uids: not under `work`.
   const sandboxDir = await mkdtemp(join(tmpdir(), "acontext-bench-sandboxes-"));
   const env = { ...process.env, ACONTEXT_SANDBOX_DIR: sandboxDir };
-  const server = spawn(process.execPath, [cli, "server", "start", "--port", "0", "--data-dir", join(work, "data"), "--api-key", KEY], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
+  const servers = [];
   try {
-    const url = await new Promise((resolve, reject) => {
-      createInterface({ input: server.stdout }).once("line", resolve);
-      server.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-    });
-    const api = (method, path, body) => call(url, method, path, body);
-
     const hostTrue = samples(200, () => timeSync(() => spawnSync("sh", ["-c", "true"])));
 
+    // Cold: nothing made ahead (--warm 0).
+    const cold = await startServer(env, join(work, "cold"), "0");
+    servers.push(cold);
     // Warm the machine-wide skeleton once; creates after it are the normal (cold) creates.
-    const warm = (await api("POST", "/sandbox")).data.sandbox_id;
-    await api("DELETE", `/sandbox/${warm}`);
+    await cold.api("DELETE", `/sandbox/${(await cold.api("POST", "/sandbox")).data.sandbox_id}`);
+    const coldRuns = await createAndExec(cold, 20, 0);
 
-    const creates = [];
-    const ttis = [];
-    const ids = [];
-    for (let i = 0; i < 20; i++) {
-      const start = performance.now();
-      const id = (await api("POST", "/sandbox")).data.sandbox_id;
-      creates.push(performance.now() - start);
-      const result = await api("POST", `/sandbox/${id}/exec`, { command: "true" });
-      if (result.data.exit_code !== 0) throw new Error("exec failed");
-      ttis.push(performance.now() - start);
-      ids.push(id);
-    }
+    // Warm (the default, --warm 1): a pause after each create lets the next warm one be made,
+    // as between an agent's tasks; back to back, creates wait for the one being made.
+    const warm = await startServer(env, join(work, "warm"), "1");
+    servers.push(warm);
+    await warm.api("DELETE", `/sandbox/${(await warm.api("POST", "/sandbox")).data.sandbox_id}`);
+    const warmRuns = await createAndExec(warm, 20, 500);
+    const ids = warmRuns.ids;
+    const url = warm.url;
+    const api = warm.api;
 
     const execs = [];
     for (let i = 0; i < 200; i++) {
@@ -57,6 +48,7 @@ export async function benchSandbox() {
       execs.push(performance.now() - start);
     }
 
+    // The warm server holds 20 idle sandboxes plus the one kept warm; the cold one, 20.
     const rss = idleRss();
 
     // The CLI end to end: `acontext sandbox exec ID -- true` against bare `node -e 0`, interleaved.
@@ -96,7 +88,6 @@ export async function benchSandbox() {
       }),
     );
     const loadSeconds = (performance.now() - loadStart) / 1000;
-    for (const id of ids) await api("DELETE", `/sandbox/${id}`);
 
     const row = (name, xs) => {
       const s = stats(xs);
@@ -108,9 +99,11 @@ export async function benchSandbox() {
       "| operation | p50 ms | p95 ms | p99 ms | p50 vs host `sh -c true` |",
       "| --- | --- | --- | --- | --- |",
       row("host `sh -c true` (baseline)", hostTrue),
-      row("sandbox create (POST /sandbox)", creates),
+      row("sandbox create, cold (`--warm 0`)", coldRuns.creates),
+      row("time to interactive, cold (create + first exec)", coldRuns.ttis),
+      row("sandbox create, warm (default `--warm 1`)", warmRuns.creates),
+      row("time to interactive, warm", warmRuns.ttis),
       row("exec `true` round trip (POST …/exec)", execs),
-      row("time to interactive (create + first exec)", ttis),
       row("20 sandboxes × 50 execs at once, per exec", concurrent),
       "",
       "| CLI, end to end | p50 ms | p95 ms | Δ p50 vs `node -e 0` |",
@@ -122,11 +115,47 @@ export async function benchSandbox() {
       `Idle sandbox: ${rss.processes.toFixed(1)} processes, ${rss.rssMiB.toFixed(1)} MiB RSS (shared pages counted in full), ${rss.cgroupMiB.toFixed(1)} MiB charged to its memory cgroup.`,
     ].join("\n");
   } finally {
-    server.kill("SIGTERM");
-    await new Promise((resolve) => server.once("exit", resolve));
+    for (const server of servers) await server.stop();
     await rm(work, { recursive: true, force: true });
     await rm(sandboxDir, { recursive: true, force: true });
   }
+}
+
+async function startServer(env, dataDir, warm) {
+  const child = spawn(process.execPath, [cli, "server", "start", "--port", "0", "--data-dir", dataDir, "--api-key", KEY, "--warm", warm], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    url,
+    api: (method, path, body) => call(url, method, path, body),
+    stop: async () => {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+/** `count` times: create, then a first exec; with `pauseMs` between rounds. Keeps the sandboxes. */
+async function createAndExec(server, count, pauseMs) {
+  const creates = [];
+  const ttis = [];
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    const start = performance.now();
+    const id = (await server.api("POST", "/sandbox")).data.sandbox_id;
+    creates.push(performance.now() - start);
+    const result = await server.api("POST", `/sandbox/${id}/exec`, { command: "true" });
+    if (result.data.exit_code !== 0) throw new Error("exec failed");
+    ttis.push(performance.now() - start);
+    ids.push(id);
+  }
+  return { creates, ttis, ids };
 }
 
 function call(url, method, path, body) {

@@ -16,6 +16,12 @@ export function parseListenPort(value: string): number {
   return value === "0" ? 0 : parsePort(value);
 }
 
+/** A count: 0 or more. */
+export function parseCountFlag(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 1000) throw new InvalidArgumentError("a whole number from 0 to 1000");
+  return Number(value);
+}
+
 /** A size like 1048576, 512MiB or 1GiB. */
 export function parseSizeFlag(value: string): number {
   const bytes = parseSize(value);

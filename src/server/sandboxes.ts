@@ -166,6 +166,7 @@ export class SandboxService {
     this.timers.clear();
     const running = this.db.prepare("SELECT id FROM sandboxes WHERE status = 'running'").all() as { id: string }[];
     for (const { id } of running) await this.finish(id);
+    await this.backend.killAll();
   }
 
   private async finish(id: string): Promise<void> {

@@ -19,6 +19,8 @@ export interface ServerOptions {
   /** Overrides the key stored in the data dir (for scripts and tests). */
   apiKey?: string;
   maxUploadBytes: number;
+  /** Local sandboxes kept created ahead. */
+  warmSandboxes: number;
   version: string;
   log: (line: string) => void;
 }
@@ -80,7 +82,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         started_at: startedAt.toISOString(),
         uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         ...store.counts(),
-        sandboxes: sandboxes ? { backend: sandboxes.backend.name, enforced: sandboxes.backend.enforcement, ...sandboxes.counts() } : { unavailable: reason },
+        sandboxes: sandboxes
+          ? { backend: sandboxes.backend.name, enforced: sandboxes.backend.enforcement, warm: options.warmSandboxes, ...sandboxes.counts() }
+          : { unavailable: reason },
       }),
     });
     const server = await listen(app.fetch, options.host, options.port);
@@ -131,7 +135,7 @@ async function startSandboxes(db: ReturnType<typeof openDatabase>, projectId: st
   // Outside the data dir: sandbox set-up runs as the sandbox's unmapped uid, which must be able
   // to reach its root; a data dir under /root (0700) would not allow that.
   const stateDir = process.env.ACONTEXT_SANDBOX_DIR || "/var/lib/acontext/sandboxes";
-  const sandboxes = new SandboxService(db, new LocalBackend(stateDir, projectId), projectId, options.log);
+  const sandboxes = new SandboxService(db, new LocalBackend(stateDir, projectId, { warm: options.warmSandboxes }), projectId, options.log);
   await sandboxes.init();
   return { sandboxes, reason: undefined };
 }

@@ -64,7 +64,10 @@ describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
     expect((await call(server, "DELETE", `/sandbox/${id}`)).status).toBe(404);
     expect((await call(server, "GET", `/sandbox/${id}`)).body.data).toMatchObject({ sandbox_status: "killed" });
     expect((await call(server, "GET", "/sandbox/logs")).body.data.items[0].backend_sandbox_id).toBeNull();
-    expect(await sandboxDirs(server)).toEqual([]);
+    // The sandbox kept warm for the next create goes with the server.
+    const projectId = ((await call(server, "POST", "/disk")).body.data as { project_id: string }).project_id;
+    expect(await server.kill("SIGTERM")).toMatchObject({ exitCode: 0 });
+    expect(await readdir(join(process.env.ACONTEXT_SANDBOX_DIR!, "sb", projectId))).toEqual([]);
   });
 
   it("exec options: cwd, env, stdin, timeout; streamed NDJSON output and streamed raw stdin", async () => {

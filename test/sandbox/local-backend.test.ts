@@ -177,3 +177,48 @@ for name, nr in [("keyctl", 250), ("bpf", 321), ("io_uring_setup", 425), ("unsha
     await expect(backend.exec(id, { command: "true" })).rejects.toThrow("is not running");
   });
 });
+
+describe.skipIf(!support.ok)("warm local sandboxes", () => {
+  let stateDir: string;
+  let backend: LocalBackend;
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "acontext-sbx-warm-"));
+    backend = new LocalBackend(stateDir, "warm", { warm: 1 });
+  });
+  afterAll(async () => {
+    await backend.killAll();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("a create takes a sandbox made ahead with the same limits, fresh; killAll removes the warm ones too", async () => {
+    const small = { ...LIMITS, diskBytes: 64 * 1024 ** 2 };
+    const large = { ...LIMITS, diskBytes: 128 * 1024 ** 2 };
+    const [cold, warm, other, warmOther] = ["a", "b", "c", "d"].map((p) => `${p}${randomBytes(6).toString("hex")}`) as [string, string, string, string];
+    const run = (id: string, command: string) => execIn(backend, id, command);
+    const folders = () => readdir(join(stateDir, "sb", "warm"));
+    const diskMiB = async (id: string) => (await run(id, "df -B1M --output=size /workspace | tail -1")).stdout.trim();
+
+    await backend.create({ id: cold, network: false, limits: small });
+    await run(cold, "echo cold > /workspace/mark");
+    await backend.create({ id: warm, network: false, limits: small });
+    // Made ahead under a name of its own, and nothing of the first one in it.
+    expect(await folders()).toContain(cold);
+    expect(await folders()).not.toContain(warm);
+    expect(await run(warm, "ls -A /workspace; id -u")).toMatchObject({ exitCode: 0, stdout: "0\n" });
+    expect(await diskMiB(warm)).toBe("64");
+
+    // Other limits: made on the spot, and from then on those are kept warm.
+    await backend.create({ id: other, network: false, limits: large });
+    expect(await folders()).toContain(other);
+    expect(await diskMiB(other)).toBe("128");
+    await backend.create({ id: warmOther, network: false, limits: large });
+    expect(await folders()).not.toContain(warmOther);
+    expect(await diskMiB(warmOther)).toBe("128");
+
+    const keys = await folders();
+    await backend.killAll();
+    expect(await folders()).toEqual([]);
+    expect(await readdir(join(stateDir, "uid"))).toEqual([]);
+    for (const key of keys) await expect(readdir(join("/sys/fs/cgroup/pids/acontext", key))).rejects.toThrow();
+  });
+});

@@ -2,11 +2,13 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_SERVER_PORT, defaultDataDir } from "../defaults.js";
-import { parseListenPort, parseSizeFlag } from "../flags.js";
+import { parseCountFlag, parseListenPort, parseSizeFlag } from "../flags.js";
+import { UsageError } from "../errors.js";
 import { print, printJson, say, style } from "../output.js";
 
 
 const DEFAULT_MAX_UPLOAD = 1024 ** 3;
+const DEFAULT_WARM = 1;
 
 interface Flags {
   port: number;
@@ -14,6 +16,7 @@ interface Flags {
   dataDir?: string;
   apiKey?: string;
   maxUpload: number;
+  warm?: number;
   detach?: boolean;
   json?: boolean;
 }
@@ -26,6 +29,7 @@ export function serverStartCommand(version: string): Command {
     .option("--data-dir <dir>", `where disks, artifacts and the API key live (default: ${defaultDataDir().replace(homedir(), "~")})`)
     .option("--api-key <key>", "API key to require (default: ACONTEXT_SERVER_API_KEY, else the key in the data dir)")
     .option("--max-upload <size>", "largest artifact upload, e.g. 512MiB, 1GiB", parseSizeFlag, DEFAULT_MAX_UPLOAD)
+    .option("--warm <n>", `sandboxes kept created ahead, so a create takes ~0 ms (default: ACONTEXT_WARM_SANDBOXES, else ${DEFAULT_WARM})`, parseCountFlag)
     .option("-d, --detach", "run in the background, logging to <data-dir>/server.log")
     .option("--json", "print {url, pid, data_dir, api_key_file} as JSON")
     .action(async (flags: Flags) => {
@@ -56,12 +60,23 @@ export function serverStartCommand(version: string): Command {
           dataDir,
           apiKey,
           maxUploadBytes: flags.maxUpload,
+          warmSandboxes: flags.warm ?? warmFromEnv(),
           version,
           log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
         },
         report,
       );
     });
+}
+
+function warmFromEnv(): number {
+  const value = process.env.ACONTEXT_WARM_SANDBOXES;
+  if (!value) return DEFAULT_WARM;
+  try {
+    return parseCountFlag(value);
+  } catch {
+    throw new UsageError(`ACONTEXT_WARM_SANDBOXES=${value} is not a whole number from 0 to 1000`);
+  }
 }
 
 /** argv without some boolean flags and some flags with values (`--flag v` or `--flag=v`). */

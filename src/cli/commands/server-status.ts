@@ -32,12 +32,12 @@ export function serverStatusCommand(): Command {
     });
 }
 
-/** "local: 2 running (cgroups, namespaces, rlimits, uidRange enforced)" or why there are none. */
+/** "local: 2 running of 5, 1 kept warm; enforced: cgroups, namespaces, …" or why there are none. */
 function sandboxSummary(info: Record<string, unknown> | undefined): string {
   if (!info) return "unknown";
   if (info.unavailable) return `unavailable: ${info.unavailable}`;
   const enforced = Object.entries((info.enforced as Record<string, boolean>) ?? {})
     .filter(([, on]) => on)
     .map(([name]) => name);
-  return `${info.backend}: ${info.running} running of ${info.total}; enforced: ${enforced.join(", ")}`;
+  return `${info.backend}: ${info.running} running of ${info.total}, ${info.warm ?? 0} kept warm; enforced: ${enforced.join(", ")}`;
 }

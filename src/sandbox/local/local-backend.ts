@@ -6,6 +6,7 @@
 // the key rule: everything that enters a sandbox from the host runs from the read-only host tree
 // at /.sbx, never from files the sandbox can write.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { constants, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -105,7 +106,10 @@ exec { $ARGV[0] } @ARGV or die "agent: exec $ARGV[0]: $!\\n";`;
 const DEFAULT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" };
 
 interface Sandbox {
+  /** The id the API knows it by (a warm sandbox gets one when it is taken). */
   id: string;
+  /** Its folder and cgroup name, fixed at creation. */
+  key: string;
   index: number;
   initPid: number;
   /** Field 22 of /proc/<pid>/stat: guards against signalling a reused pid. */
@@ -117,14 +121,32 @@ interface Sandbox {
   socket: string;
   /** Set while the agent is being (re)started. */
   agentStart?: Promise<void>;
+  destroyed?: Promise<void>;
+}
+
+export interface LocalBackendOptions {
+  /** Sandboxes kept created ahead, with the limits of the last create (0: none). */
+  warm?: number;
+  cgroupRoot?: string;
+}
+
+interface WarmSandbox {
+  /** The limits it was made with, as JSON. */
+  spec: string;
+  /** Undefined when its creation failed. */
+  box: Promise<Sandbox | undefined>;
 }
 
 export class LocalBackend implements SandboxBackend {
   readonly name = "local";
   readonly enforcement: Record<string, boolean>;
   private readonly sandboxes = new Map<string, Sandbox>();
+  private warm: WarmSandbox[] = [];
+  private readonly warmCount: number;
+  private closed = false;
   private host: Promise<HostLayout> | undefined;
   private creating: Promise<unknown> = Promise.resolve();
+  private readonly cgroupRoot: string;
 
   private readonly sandboxesDir: string;
   private sandboxesDirFd = -1;
@@ -136,10 +158,12 @@ export class LocalBackend implements SandboxBackend {
   constructor(
     private readonly stateDir: string,
     namespace: string,
-    private readonly cgroupRoot = "/sys/fs/cgroup",
+    options: LocalBackendOptions = {},
   ) {
     this.sandboxesDir = join(stateDir, "sb", namespace);
-    const cgroups = CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(cgroupRoot, c)));
+    this.warmCount = options.warm ?? 0;
+    this.cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
+    const cgroups = CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
     this.enforcement = { namespaces: true, uidRange: true, cgroups, rlimits: true };
   }
 
@@ -152,24 +176,53 @@ export class LocalBackend implements SandboxBackend {
     return { ok: true };
   }
 
-  create(options: CreateOptions): Promise<void> {
-    // One creation at a time: uid ranges are allocated by index.
-    const next = this.creating.then(() => this.createOne(options));
+  async create({ id, network, limits }: CreateOptions): Promise<void> {
+    if (network) throw new Error("network access for local sandboxes is not available yet");
+    if (this.sandboxes.has(id)) throw new Error(`sandbox ${id} exists`);
+    const spec = JSON.stringify(limits);
+    const box = (await this.takeWarm(spec)) ?? (await this.build(id, limits));
+    box.id = id;
+    this.sandboxes.set(id, box);
+    this.refill(spec, limits);
+  }
+
+  /** A warm sandbox made with these limits, waiting for one being made if need be. */
+  private async takeWarm(spec: string): Promise<Sandbox | undefined> {
+    const at = this.warm.findIndex((warm) => warm.spec === spec);
+    if (at < 0) return undefined;
+    const [warm] = this.warm.splice(at, 1);
+    const box = await warm!.box;
+    return box && startTime(box.initPid) === box.initStart ? box : undefined;
+  }
+
+  /** Makes warm sandboxes with the limits just asked for; ones with other limits go. */
+  private refill(spec: string, limits: SandboxLimits): void {
+    if (this.closed || !this.warmCount) return;
+    for (const stale of this.warm.filter((warm) => warm.spec !== spec)) {
+      stale.box.then((box) => box && this.destroy(box)).catch(() => {});
+    }
+    this.warm = this.warm.filter((warm) => warm.spec === spec);
+    while (this.warm.length < this.warmCount) {
+      this.warm.push({ spec, box: this.build(randomUUID(), limits).catch(() => undefined) });
+    }
+  }
+
+  /** One creation at a time: uid ranges are allocated by index. */
+  private build(key: string, limits: SandboxLimits): Promise<Sandbox> {
+    const next = this.creating.then(() => this.buildOne(key, limits));
     this.creating = next.catch(() => {});
     return next;
   }
 
-  private async createOne({ id, network, limits }: CreateOptions): Promise<void> {
-    if (network) throw new Error("network access for local sandboxes is not available yet");
-    if (this.sandboxes.has(id)) throw new Error(`sandbox ${id} exists`);
+  private async buildOne(key: string, limits: SandboxLimits): Promise<Sandbox> {
     const host = await this.prepare();
-    const dir = join(this.sandboxesDir, id);
+    const dir = join(this.sandboxesDir, key);
     await mkdir(join(dir, "rootfs"), { recursive: true });
     const index = await this.claimIndex(host, dir);
     await mkdir(join(dir, "l-root"));
     await mkdir(join(dir, "l-usr"));
     await mkdir(join(dir, "disk"));
-    const cgroups = this.enforcement.cgroups ? await this.createCgroups(id, limits) : [];
+    const cgroups = this.enforcement.cgroups ? await this.createCgroups(key, limits) : [];
 
     const outer = spawn("/bin/sh", ["-c", CREATE_SH], {
       env: {
@@ -208,21 +261,19 @@ export class LocalBackend implements SandboxBackend {
       throw err;
     });
     if (holder) signalQuietly(holder, "SIGKILL");
-    const socket = `/proc/self/fd/${this.sandboxesDirFd}/${id}/agent.sock`;
-    const box: Sandbox = { id, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups, socket };
-    this.sandboxes.set(id, box);
+    const socket = `/proc/self/fd/${this.sandboxesDirFd}/${key}/agent.sock`;
+    const box: Sandbox = { id: key, key, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups, socket };
     // PID 1 died on its own (the OOM killer, say): the sandbox is gone; clean up after it.
     outer.once("exit", () => {
-      if (this.sandboxes.get(id) !== box) return;
-      this.sandboxes.delete(id);
-      this.removeFiles(dir, cgroups)
-        .then(() => this.releaseIndex(host, index))
-        .catch(() => {});
+      if (box.destroyed) return;
+      if (this.sandboxes.get(box.id) === box) this.sandboxes.delete(box.id);
+      this.destroy(box).catch(() => {});
     });
     await this.startAgent(box).catch(async (err) => {
-      await this.kill(id);
+      await this.destroy(box);
       throw err;
     });
+    return box;
   }
 
   /**
@@ -357,13 +408,20 @@ export class LocalBackend implements SandboxBackend {
     const box = this.sandboxes.get(id);
     if (!box) return;
     this.sandboxes.delete(id);
-    // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
-    if (startTime(box.initPid) === box.initStart) signalQuietly(box.initPid, "SIGKILL");
-    if (box.outer.exitCode === null && box.outer.signalCode === null) {
-      await new Promise((resolve) => box.outer.once("exit", resolve));
-    }
-    await this.removeFiles(box.dir, box.cgroups);
-    await this.releaseIndex(await this.prepare(), box.index);
+    await this.destroy(box);
+  }
+
+  private destroy(box: Sandbox): Promise<void> {
+    box.destroyed ??= (async () => {
+      // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
+      if (startTime(box.initPid) === box.initStart) signalQuietly(box.initPid, "SIGKILL");
+      if (box.outer.exitCode === null && box.outer.signalCode === null) {
+        await new Promise((resolve) => box.outer.once("exit", resolve));
+      }
+      await this.removeFiles(box.dir, box.cgroups);
+      await this.releaseIndex(await this.prepare(), box.index);
+    })();
+    return box.destroyed;
   }
 
   /**
@@ -372,7 +430,8 @@ export class LocalBackend implements SandboxBackend {
    */
   async sweep(): Promise<string[]> {
     const host = await this.prepare();
-    const stale = (await readdir(this.sandboxesDir)).filter((id) => !this.sandboxes.has(id));
+    const live = new Set([...this.sandboxes.values()].map((box) => box.key));
+    const stale = (await readdir(this.sandboxesDir)).filter((key) => !live.has(key));
     for (const id of stale) {
       const dir = join(this.sandboxesDir, id);
       const index = Number(await readFile(join(dir, "uid-index"), "utf8").catch(() => "0"));
@@ -383,9 +442,11 @@ export class LocalBackend implements SandboxBackend {
     return stale;
   }
 
-  /** Kills every sandbox (server shutdown). */
+  /** Kills every sandbox, warm ones included, and makes no more warm ones (server shutdown). */
   async killAll(): Promise<void> {
-    await Promise.all([...this.sandboxes.keys()].map((id) => this.kill(id)));
+    this.closed = true;
+    const warm = this.warm.splice(0).map((entry) => entry.box.then((box) => box && this.destroy(box)));
+    await Promise.all([...warm, ...[...this.sandboxes.keys()].map((id) => this.kill(id))]);
   }
 
   private live(id: string): Sandbox {
