@@ -1,19 +1,51 @@
-// Bundles the CLI into one CommonJS file, dist/cli/main.cjs, with esbuild.
+// Bundles the CLI with esbuild into CommonJS files in dist/cli/:
+//   main.cjs     the CLI, the API client and the copy/transfer code: all most commands load;
+//   server.cjs   the embedded server and local sandboxes (server start|stop|status, auto-start);
+//   scaffold.cjs `sandbox start`.
 // Why CommonJS: on Node 20 an ESM entry costs ~10 ms more start-up than a CommonJS one
 // (measured: `acontext --help` +34 ms vs +22 ms over bare node); bin/ holds a package.json
-// that makes the shim CommonJS too. Runtime dependencies (package.json "dependencies") are
-// ESM-only and stay external: the commands load them with import() when they run, so
-// `acontext --help` parses commander and our code and nothing else.
+// that makes the shim CommonJS too. Why three files: V8 parses all of a file it loads, and the
+// server and scaffold code is 40% of the CLI that most commands never run.
+// Runtime dependencies (package.json "dependencies") are ESM-only and stay external: the
+// commands load them with import() when they run.
+// The error classes must be one set for `instanceof` in the error boundary: server.cjs and
+// scaffold.cjs take them from main.cjs (loaded first, so require() returns it from the cache).
 // dist/cli/ sits two levels below the package root, like src/*/, so the code's
 // `new URL("../../…", import.meta.url)` paths work both from source and from the bundle.
 import { readFileSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
-rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
-await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/cli/main.cjs",
+const root = new URL("..", import.meta.url).pathname;
+const source = (file) => resolve(root, "src", file);
+
+/** Lazily imported modules that live in their own bundle. */
+const LAZY = { [source("server/control.ts")]: "./server.cjs", [source("scaffold/start.ts")]: "./scaffold.cjs" };
+const ERRORS = source("cli/errors.ts");
+
+/**
+ * Points imports of `targets` (absolute .ts paths) at other bundles, through a stub module that
+ * require()s the bundle: a plain external import() would go through the slower ESM loader.
+ */
+function redirect(targets) {
+  return {
+    name: "redirect",
+    setup(builder) {
+      builder.onResolve({ filter: /^\./ }, (args) => {
+        if (args.namespace === "bundle") return { path: args.path, external: true };
+        const target = targets[resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts")];
+        return target ? { path: target, namespace: "bundle" } : undefined;
+      });
+      builder.onLoad({ filter: /.*/, namespace: "bundle" }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+const common = {
   bundle: true,
   format: "cjs",
   platform: "node",
@@ -22,4 +54,10 @@ await build({
   inject: ["scripts/cjs-shims.js"],
   define: { "import.meta.url": "import_meta_url" },
   logLevel: "warning",
-});
+};
+
+rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli/main.cjs", plugins: [redirect(LAZY)] });
+for (const [entry, out] of Object.entries(LAZY)) {
+  await build({ ...common, entryPoints: [entry], outfile: resolve(root, "dist/cli", out), plugins: [redirect({ [ERRORS]: "./main.cjs" })] });
+}

@@ -3,6 +3,9 @@ import { CancelledError, CliError, EXIT } from "./errors.js";
 import { debugEnabled, say, style } from "./output.js";
 import { buildProgram } from "./program.js";
 
+// server.cjs and scaffold.cjs use these classes from here (see scripts/build.js).
+export * from "./errors.js";
+
 /** Runs the CLI. The one error boundary: every failure ends here and sets `process.exitCode`. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();

@@ -34,7 +34,7 @@ export async function connect(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
     };
   }
   const dataDir = defaultDataDir(env);
-  const { readServerInfo } = await import("../server/server.js");
+  const { readServerInfo } = await import("../server/info.js");
   let info = readServerInfo(dataDir);
   if (!info) {
     // Never for a remote target: only the embedded default starts on demand.

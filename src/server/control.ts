@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { CliError } from "../cli/errors.js";
 import { say } from "../cli/output.js";
 import { sleep } from "../scaffold/processes.js";
-import { DataDirBusyError, isRunning, KEY_FILE, LOCK_FILE, readServerInfo, startServer, type ServerInfo, type ServerOptions } from "./server.js";
+import { isRunning, readServerInfo, type ServerInfo } from "./info.js";
+import { DataDirBusyError, KEY_FILE, LOCK_FILE, startServer, type ServerOptions } from "./server.js";
 
 export interface StartResult {
   url: string;

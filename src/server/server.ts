@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { buildApp } from "./app.js";
+import { INFO_FILE, isRunning, type ServerInfo } from "./info.js";
 import { BlobStore } from "./blobs.js";
 import { openDatabase } from "./db.js";
 import { Store } from "./store.js";
@@ -33,18 +34,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** What a running server writes into its data dir, for `server status|stop` and the CLI. */
-export interface ServerInfo {
-  pid: number;
-  url: string;
-  data_dir: string;
-  started_at: string;
-  version: string;
-  /** The key in force (the data dir's, or the one given with --api-key); the file is 0600. */
-  api_key: string;
-}
-
-export const INFO_FILE = "server.json";
 export const KEY_FILE = "api-key";
 export const LOCK_FILE = "server.lock";
 
@@ -192,15 +181,6 @@ export class DataDirBusyError extends Error {
   }
 }
 
-export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The key in the data dir, created (0600) on first start: `sk-ac-` and 43 random base64url chars. */
 async function readOrCreateKey(file: string): Promise<string> {
   try {
@@ -214,28 +194,3 @@ async function readOrCreateKey(file: string): Promise<string> {
   return key;
 }
 
-/**
- * The server info of a data dir whose server is alive, else undefined. A file left by a killed
- * server may name a pid that now belongs to another program: where /proc tells, the process must
- * be an acontext server, so `server stop` never signals a stranger.
- */
-export function readServerInfo(dataDir: string): ServerInfo | undefined {
-  try {
-    const info = JSON.parse(readFileSync(join(dataDir, INFO_FILE), "utf8")) as ServerInfo;
-    return isRunning(info.pid) && looksLikeServer(info.pid) ? info : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function looksLikeServer(pid: number): boolean {
-  let argv: string[];
-  try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  } catch (err) {
-    // No procfs (macOS): trust the pid. A vanished process is not a server.
-    return (err as NodeJS.ErrnoException).code !== "ENOENT" || !existsSync("/proc/self");
-  }
-  const at = argv.indexOf("server");
-  return at >= 0 && argv[at + 1] === "start";
-}

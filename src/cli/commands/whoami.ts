@@ -24,7 +24,7 @@ export function whoamiCommand(): Command {
       if (target.kind === "remote") {
         info = { target: "remote", base_url: target.baseUrl, base_url_from: target.baseUrlSource, api_key: mask(target.apiKey), api_key_from: target.apiKeySource };
       } else {
-        const { readServerInfo } = await import("../../server/server.js");
+        const { readServerInfo } = await import("../../server/info.js");
         const dataDir = defaultDataDir();
         const running = readServerInfo(dataDir);
         info = { target: "local", data_dir: dataDir, running: Boolean(running), base_url: running ? `${running.url}/api/v1` : null };
