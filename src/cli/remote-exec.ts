@@ -3,16 +3,31 @@
 import { once } from "node:events";
 import { fstatSync } from "node:fs";
 import type { Readable } from "node:stream";
-import type { AcontextClient } from "../client/client.js";
+import type { AcontextClient, ExecRequest } from "../client/client.js";
 import { trapSignals } from "../scaffold/processes.js";
-import { CancelledError } from "./errors.js";
-import { commandFromArgv } from "./units.js";
+import { CancelledError, CliError, EXIT } from "./errors.js";
+import { say, style } from "./output.js";
+import { commandFromArgv, shellQuote } from "./units.js";
 
 export interface RemoteExecFlags {
   env?: string[];
   workdir?: string;
   /** Seconds. */
   timeout?: number;
+}
+
+/**
+ * cwd and env written into the command, for an API whose exec takes only `command` (upstream):
+ * `export K='v'; cd -- '/dir' && eval 'the command'`, the same semantics. There is no timeout
+ * to write in, so that one is an error.
+ */
+export function inCommand(spec: ExecRequest): ExecRequest {
+  if (spec.timeout) {
+    throw new CliError("this API has no timeout for exec", { hint: "drop --timeout, or put it in the command: acontext sandbox exec ID -- timeout 30 CMD…", exitCode: EXIT.usage });
+  }
+  const exports = Object.entries(spec.env ?? {}).map(([name, value]) => `export ${name}=${shellQuote(value)}; `);
+  const cd = spec.cwd ? `cd -- ${shellQuote(spec.cwd)} && ` : "";
+  return { command: `${exports.join("")}${cd}eval ${shellQuote(spec.command)}` };
 }
 
 /** Piped or redirected stdin (a FIFO, file or socket), never a terminal or /dev/null. */
@@ -27,12 +42,19 @@ export function pipedStdin(): Readable | undefined {
 
 export async function runRemote(client: AcontextClient, id: string, argv: string[], flags: RemoteExecFlags): Promise<number> {
   const env = Object.fromEntries((flags.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
+  let spec: ExecRequest = { command: commandFromArgv(argv), cwd: flags.workdir, env: Object.keys(env).length ? env : undefined, timeout: flags.timeout };
+  if ((spec.cwd || spec.env || spec.timeout) && !(await client.supports("exec-options"))) spec = inCommand(spec);
+  let stdin = pipedStdin();
+  if (stdin && !(await client.supports("exec-stdin"))) {
+    say(style("dim", `note: ${client.baseUrl} takes no stdin for exec; not forwarding it (send data first: acontext disk cp - sandbox://${id}/path)`));
+    stdin.destroy();
+    stdin = undefined;
+  }
   const trap = trapSignals();
-  const stdin = pipedStdin();
   try {
     return await client.exec(
       id,
-      { command: commandFromArgv(argv), cwd: flags.workdir, env: Object.keys(env).length ? env : undefined, timeout: flags.timeout },
+      spec,
       {
         stdin,
         signal: trap.signal,

@@ -6,6 +6,7 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { pipeline } from "node:stream/promises";
+import { EXTENSIONS_HEADER, type Extension } from "./extensions.js";
 
 const lazyRequire = createRequire(import.meta.url);
 
@@ -93,6 +94,9 @@ interface RequestOptions {
 }
 
 export class AcontextClient {
+  /** Our extensions this API has (extensions.ts): learnt from its answers, none on upstream. */
+  extensions: ReadonlySet<string> | undefined;
+
   constructor(
     readonly baseUrl: string,
     private readonly apiKey: string,
@@ -259,6 +263,12 @@ export class AcontextClient {
     await this.call("GET", "/ping");
   }
 
+  /** Whether the API has one of our extensions; asks it (a ping) if no answer told yet. */
+  async supports(extension: Extension): Promise<boolean> {
+    if (!this.extensions) await this.ping();
+    return this.extensions!.has(extension);
+  }
+
   // ---- HTTP ----
 
   /** A request whose JSON envelope is unwrapped: `data` on success, APIError otherwise. */
@@ -306,7 +316,13 @@ export class AcontextClient {
     // node:https (and with it TLS) loads only for https URLs: ~10 ms of start-up otherwise.
     const request = url.protocol === "https:" ? (lazyRequire("node:https") as typeof import("node:https")).request : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers, signal }, resolve);
+      const req = request(url, { method, headers, signal }, (res) => {
+        // A gateway's error page says nothing about the API behind it.
+        const listed = res.headers[EXTENSIONS_HEADER];
+        if (typeof listed === "string") this.extensions = new Set(listed.split(","));
+        else if ((res.statusCode ?? 500) < 500) this.extensions = new Set();
+        resolve(res);
+      });
       if (!options.noIdleTimeout) req.setTimeout(this.idleTimeoutMs, () => req.destroy(new Error(`no answer for ${this.idleTimeoutMs / 1000} s`)));
       req.once("error", (err: NodeJS.ErrnoException) => reject(err.name === "AbortError" ? err : new ConnectionError(this.baseUrl, err.code ?? err.message)));
       if (options.body) {

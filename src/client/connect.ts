@@ -5,6 +5,7 @@ import { defaultDataDir, DEFAULT_SERVER_PORT } from "../cli/defaults.js";
 import { CliError } from "../cli/errors.js";
 import { say, style } from "../cli/output.js";
 import { AcontextClient, APIError, ConnectionError } from "./client.js";
+import { EXTENSIONS } from "./extensions.js";
 import { readProfile } from "./profile.js";
 import { resolveTarget, TargetError, type TargetSource } from "./target.js";
 
@@ -46,8 +47,11 @@ export async function connect(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
     if (!info) throw new CliError(`the local server at ${started.url} stopped right after it started`, { hint: `see ${join(dataDir, "server.log")}` });
   }
   const baseUrl = `${info.url}/api/v1`;
+  const client = new AcontextClient(baseUrl, info.api_key);
+  // Our own server: every extension, no need to ask.
+  client.extensions = new Set(EXTENSIONS);
   return {
-    client: new AcontextClient(baseUrl, info.api_key),
+    client,
     description: { baseUrl, baseUrlSource: "local", apiKeySource: "data dir", dataDir },
   };
 }

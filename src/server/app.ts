@@ -3,6 +3,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HttpBindings } from "@hono/node-server";
 import { Hono } from "hono";
+import { EXTENSIONS, EXTENSIONS_HEADER } from "../client/extensions.js";
 import type { BlobStore } from "./blobs.js";
 import { ApiError, envelope } from "./http.js";
 import { artifactRoutes } from "./routes/artifacts.js";
@@ -35,6 +36,7 @@ export function buildApp(deps: AppDeps): Hono<AppEnv> {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
+    c.res.headers.set(EXTENSIONS_HEADER, EXTENSIONS.join(","));
     deps.log(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`);
   });
 

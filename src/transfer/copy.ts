@@ -1,6 +1,9 @@
 // `disk cp`: looks up what the endpoints are, plans (plan.ts), then streams each file: local files
 // and stdin up to disks, disk files down to local files or stdout. Downloads go to a temp file
 // renamed into place, so an interrupted copy never leaves a partial file under the real name.
+// Sandbox files stream through exec where the API streams it (our extension); an upstream-shaped
+// API, whose exec is buffered text without stdin, gets them through a temporary disk and its
+// sandbox transfer routes instead.
 import { once } from "node:events";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
@@ -9,6 +12,7 @@ import { PassThrough, Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CliError } from "../cli/errors.js";
 import type { Progress } from "../cli/progress.js";
+import { shellQuote } from "../cli/units.js";
 import { APIError, type AcontextClient } from "../client/client.js";
 import { listFiles } from "./list.js";
 import { formatEndpoint, join, parseEndpoint, PlanError, planCopy, splitDiskPath, type Endpoint, type Kind } from "./plan.js";
@@ -50,18 +54,62 @@ export async function copy(client: AcontextClient, sourceTexts: string[], destin
     files: 0,
     bytes: 0,
   };
+  const staging = new StagingDisk(client);
   try {
     for (const step of steps) {
       const files = step.type === "file" ? [{ from: step.from, to: step.to }] : await expandTree(client, step.from, step.to);
       for (const file of files) {
-        summary.bytes += await copyFile(client, file.from, file.to, options);
+        summary.bytes += await copyFile(client, file.from, file.to, options, staging);
         summary.files++;
       }
     }
   } finally {
     options.progress.end();
+    await staging.remove();
   }
   return summary;
+}
+
+/**
+ * A disk made for one copy, on an API that cannot stream sandbox files through exec: files go
+ * sandbox → disk → here, and here → disk → sandbox, with the API's transfer routes. Each file gets
+ * its own folder (the routes keep file names). Deleted, with its files, when the copy ends.
+ */
+class StagingDisk {
+  private id: Promise<string> | undefined;
+  private files = 0;
+
+  constructor(private readonly client: AcontextClient) {}
+
+  private disk(): Promise<string> {
+    this.id ??= this.client.createDisk().then((disk) => disk.id);
+    return this.id;
+  }
+
+  /** Copies a sandbox file to the staging disk; returns where it is. */
+  async fromSandbox(from: Endpoint & { kind: "sandbox" }): Promise<Endpoint & { kind: "disk" }> {
+    const diskId = await this.disk();
+    const { dir, filename } = splitDiskPath(from.path);
+    const folder = `/${++this.files}/`;
+    await this.client.uploadFromSandbox(diskId, { sandbox_id: from.sandboxId, sandbox_path: dir, sandbox_filename: filename, file_path: folder });
+    return { kind: "disk", diskId, path: folder + filename };
+  }
+
+  /** Puts a stream on the staging disk under the target's name, then into the sandbox. */
+  async toSandbox(source: Readable, size: number | undefined, to: Endpoint & { kind: "sandbox" }): Promise<void> {
+    const diskId = await this.disk();
+    const { dir, filename } = splitDiskPath(to.path);
+    const folder = `/${++this.files}/`;
+    await this.client.upload(diskId, folder, filename, source, size);
+    const ok = await this.client.downloadToSandbox(diskId, { file_path: folder, filename, sandbox_id: to.sandboxId, sandbox_path: dir });
+    if (!ok) throw new CliError(`the API could not write ${formatEndpoint(to)}`);
+  }
+
+  async remove(): Promise<void> {
+    if (!this.id) return;
+    const id = await this.id.catch(() => undefined);
+    if (id) await this.client.deleteDisk(id).catch(() => {});
+  }
 }
 
 /** What an endpoint names: a file, a directory (on a disk: a prefix with content), or nothing. */
@@ -97,7 +145,7 @@ async function expandTree(client: AcontextClient, from: Endpoint, to: Endpoint):
     }
   } else if (from.kind === "sandbox") {
     // Regular files under the folder, listed inside the sandbox (NUL-separated: any file name).
-    const listing = await runInSandbox(client, from.sandboxId, 'cd -- "$ACONTEXT_PATH" && find . -type f -print0', from.path);
+    const listing = await runInSandbox(client, from.sandboxId, 'cd -- "$P" && find . -type f -print0', from.path);
     for (const rel of listing.split("\0").filter(Boolean).sort()) {
       const relative = rel.replace(/^\.\//, "");
       pairs.push({ from: joinPath(from, relative), to: joinPath(to, relative) });
@@ -127,12 +175,13 @@ async function walkLocal(dir: string): Promise<string[]> {
 }
 
 /** Copies one file; returns its size in bytes. */
-async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, options: CopyOptions): Promise<number> {
+async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, options: CopyOptions, staging: StagingDisk): Promise<number> {
   // Server-side when the API's transfer route can do it (it keeps the file's name); else streamed.
   const sameName = from.kind !== "stdio" && to.kind !== "stdio" && posix.basename(from.path) === posix.basename(to.path);
   if (from.kind === "disk" && to.kind === "sandbox" && sameName) return diskToSandbox(client, from, to);
   if (from.kind === "sandbox" && to.kind === "disk" && sameName) return sandboxToDisk(client, from, to);
-  const source = await openSource(client, from, options);
+  const viaDisk = (from.kind === "sandbox" || to.kind === "sandbox") && !(await client.supports("exec-stream"));
+  const source = await openSource(client, from, options, viaDisk ? staging : undefined);
   let bytes = 0;
   // Counting in a Transform (not a "data" listener, which would start the flow before the sink
   // is attached and lose the first chunks).
@@ -154,11 +203,14 @@ async function copyFile(client: AcontextClient, from: Endpoint, to: Endpoint, op
     await pipeline(flowing, options.stdout ?? process.stdout, { end: false });
   } else if (to.kind === "local") {
     await writeLocal(flowing, to.path, options.force);
+  } else if (to.kind === "sandbox" && viaDisk) {
+    await staging.toSandbox(flowing, source.size, to);
   } else if (to.kind === "sandbox") {
-    await runInSandbox(client, to.sandboxId, 'mkdir -p -- "$(dirname -- "$ACONTEXT_PATH")" && cat > "$ACONTEXT_PATH"', to.path, { stdin: flowing });
+    await runInSandbox(client, to.sandboxId, 'mkdir -p -- "$(dirname -- "$P")" && cat > "$P"', to.path, { stdin: flowing });
   }
   return bytes;
 }
+
 
 /** Server-side, through the API's transfer route: the bytes never come here. */
 async function diskToSandbox(client: AcontextClient, from: Endpoint & { kind: "disk" }, to: Endpoint & { kind: "sandbox" }): Promise<number> {
@@ -179,15 +231,15 @@ async function sandboxToDisk(client: AcontextClient, from: Endpoint & { kind: "s
 
 /** "file", "dir" or "missing" for a path inside a sandbox, asked inside it. */
 async function sandboxKind(client: AcontextClient, sandboxId: string, path: string): Promise<Kind> {
-  const out = await runInSandbox(client, sandboxId, 'if [ -d "$ACONTEXT_PATH" ]; then echo dir; elif [ -e "$ACONTEXT_PATH" ]; then echo file; else echo missing; fi', path);
+  const out = await runInSandbox(client, sandboxId, 'if [ -d "$P" ]; then echo dir; elif [ -e "$P" ]; then echo file; else echo missing; fi', path);
   const kind = out.trim();
   return kind === "dir" || kind === "file" ? kind : "missing";
 }
 
 /**
- * Runs a small shell script in a sandbox with the path in $ACONTEXT_PATH (never spliced into the
- * script), streaming `stdin` in and, when `stdout` is given, the output out. Returns the output
- * otherwise; a non-zero exit is an error with the command's stderr.
+ * Runs a small shell script in a sandbox with the path in $P (set shell-quoted in front of the
+ * script: an upstream exec takes no env), streaming `stdin` in and, when `stdout` is given, the
+ * output out. Returns the output otherwise; a non-zero exit is an error with the command's stderr.
  */
 async function runInSandbox(
   client: AcontextClient,
@@ -198,7 +250,7 @@ async function runInSandbox(
 ): Promise<string> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const code = await client.exec(sandboxId, { command: script, cwd: "/", env: { ACONTEXT_PATH: path } }, {
+  const code = await client.exec(sandboxId, { command: `P=${shellQuote(path)}; ${script}`, cwd: "/" }, {
     stdin: io.stdin,
     onOutput: (stream, chunk) => {
       if (stream === "stderr") err.push(chunk);
@@ -210,7 +262,8 @@ async function runInSandbox(
   return Buffer.concat(out).toString();
 }
 
-async function openSource(client: AcontextClient, from: Endpoint, options: CopyOptions): Promise<{ stream: Readable; size?: number }> {
+/** The bytes of `from`; a sandbox file comes through `staging` when there is one. */
+async function openSource(client: AcontextClient, from: Endpoint, options: CopyOptions, staging?: StagingDisk): Promise<{ stream: Readable; size?: number }> {
   switch (from.kind) {
     case "stdio":
       return { stream: options.stdin ?? process.stdin };
@@ -219,8 +272,12 @@ async function openSource(client: AcontextClient, from: Endpoint, options: CopyO
     case "disk":
       return client.download(from.diskId, from.path);
     case "sandbox": {
+      if (staging) {
+        const staged = await staging.fromSandbox(from);
+        return client.download(staged.diskId, staged.path);
+      }
       const stream = new PassThrough();
-      runInSandbox(client, from.sandboxId, 'cat -- "$ACONTEXT_PATH"', from.path, { stdout: stream }).then(
+      runInSandbox(client, from.sandboxId, 'cat -- "$P"', from.path, { stdout: stream }).then(
         () => stream.end(),
         (err: Error) => stream.destroy(err),
       );

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
 import { CLI, lineWatcher, runCli, useTempDirs } from "../helpers/cli.js";
 import { startServerProcess, TEST_KEY } from "../helpers/server.js";
+import { upstreamProxy } from "../helpers/upstream-proxy.js";
 
 const support = LocalBackend.supported();
 const tempDir = useTempDirs();
@@ -158,5 +159,40 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     const missing = await run(["disk", "cp", `sandbox://${sandbox}/workspace/none.bin`, "x.bin"]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("no such file or directory");
+  });
+
+  it("against an upstream-shaped API (no exec streaming, env or stdin): files go through a temporary disk, and it is removed", async () => {
+    const { server, home } = await setup();
+    const proxy = await upstreamProxy(server.url);
+    const env = { HOME: home, ACONTEXT_BASE_URL: proxy.url, ACONTEXT_API_KEY: TEST_KEY };
+    const run = (args: string[]) => runCli(args, { cwd: home, env });
+    const sandbox = (await run(["sandbox", "create"])).stdout.trim();
+    const bytes = randomBytes(300_000);
+    await writeFile(join(home, "blob.bin"), bytes);
+    await writeFile(join(home, "it's here.txt"), "quoted\n");
+
+    expect((await run(["disk", "cp", "blob.bin", "it's here.txt", `sandbox://${sandbox}/workspace/in/`])).exitCode).toBe(0);
+    const check = await run(["sandbox", "exec", sandbox, "--", "sha256sum /workspace/in/blob.bin; cat \"/workspace/in/it's here.txt\""]);
+    expect(check.stderr).toContain("takes no stdin");
+    expect(check.stdout).toBe(
+      `${createHash("sha256").update(bytes).digest("hex")}  /workspace/in/blob.bin\nquoted`,
+    );
+    expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/in/blob.bin`, "back.bin"])).exitCode).toBe(0);
+    expect(await readFile(join(home, "back.bin"))).toEqual(bytes);
+    expect((await run(["disk", "cp", "-r", `sandbox://${sandbox}/workspace/in`, "tree"])).exitCode).toBe(0);
+    expect(await readFile(join(home, "tree", "it's here.txt"), "utf8")).toBe("quoted\n");
+
+    // -e and -w go into the command; --timeout cannot.
+    const options = await run(["sandbox", "exec", "-e", "A=x y", "-w", "/workspace/in", sandbox, "--", 'echo "$A"; pwd']);
+    expect(options).toMatchObject({ exitCode: 0, stdout: "x y\n/workspace/in" });
+    const timeout = await run(["sandbox", "exec", "--timeout", "5s", sandbox, "--", "true"]);
+    expect(timeout.exitCode).toBe(2);
+    expect(timeout.stderr).toContain("this API has no timeout for exec");
+
+    // It really went the upstream way, and the staging disks are gone.
+    expect(proxy.requests).toContain("POST /api/v1/disk");
+    expect(proxy.requests.some((line) => line.endsWith("/artifact/download_to_sandbox"))).toBe(true);
+    expect(proxy.requests.some((line) => line.endsWith("/artifact/upload_from_sandbox"))).toBe(true);
+    expect(JSON.parse((await run(["disk", "ls", "--json"])).stdout)).toEqual([]);
   });
 });

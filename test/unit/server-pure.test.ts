@@ -216,3 +216,18 @@ describe("durations and remote command lines", async () => {
     expect(commandFromArgv(argv)).toBe(command);
   });
 });
+
+describe("exec options written into the command, for an API without them", async () => {
+  const { inCommand } = await import("../../src/cli/remote-exec.js");
+  it.each([
+    [{ command: "ls" }, "eval ls"],
+    [{ command: "pwd", cwd: "/tmp" }, "cd -- /tmp && eval pwd"],
+    [{ command: "echo $A", env: { A: "x y" } }, "export A='x y'; eval 'echo $A'"],
+    [{ command: "cat \"it's\"", cwd: "/my dir", env: { A: "1", B: "'" } }, "export A=1; export B=''\\'''; cd -- '/my dir' && eval 'cat \"it'\\''s\"'"],
+  ])("%j → %s", (spec, command) => {
+    expect(inCommand(spec)).toEqual({ command });
+  });
+  it("refuses a timeout it cannot write in", () => {
+    expect(() => inCommand({ command: "sleep 9", timeout: 5 })).toThrow("no timeout");
+  });
+});

@@ -1,0 +1,15 @@
+// What our server adds to the Acontext API, by name. The server lists them in a response header
+// on every answer; the client learns them from any answer (or a ping) and falls back to the
+// upstream shape where one is missing, so the CLI works against any Acontext API.
+export const EXTENSIONS_HEADER = "x-acontext-extensions";
+
+export const EXTENSIONS = [
+  /** POST /sandbox/{id}/exec with Accept: application/x-ndjson streams output as it comes. */
+  "exec-stream",
+  /** The same route with an application/octet-stream body streams it to the command's stdin. */
+  "exec-stdin",
+  /** exec's cwd, env and timeout fields. */
+  "exec-options",
+] as const;
+
+export type Extension = (typeof EXTENSIONS)[number];
