@@ -42,8 +42,10 @@ export interface ExecResult {
 
 export interface SandboxBackend {
   readonly name: string;
-  /** What the backend can enforce here, e.g. { cgroups: true, uidRange: true }. */
-  readonly enforcement: Record<string, boolean>;
+  /** How sandboxes are kept apart from the host and each other, in a few words. */
+  readonly isolation: string;
+  /** Each limit and how it is enforced here, e.g. { memory: "cgroup", cpu: "not enforced (…)" }. */
+  readonly limits: Record<string, string>;
   create(options: CreateOptions): Promise<void>;
   exec(id: string, options: ExecOptions): Promise<ExecResult>;
   /** A file's bytes, read inside the sandbox (paths resolve in its root, never on the host). */

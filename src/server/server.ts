@@ -5,6 +5,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { buildApp } from "./app.js";
@@ -72,7 +73,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         ...store.counts(),
         sandboxes: sandboxes
-          ? { backend: sandboxes.backend.name, enforced: sandboxes.backend.enforcement, warm: options.warmSandboxes, ...sandboxes.counts() }
+          ? {
+              backend: sandboxes.backend.name,
+              isolation: sandboxes.backend.isolation,
+              limits: sandboxes.backend.limits,
+              warm: options.warmSandboxes,
+              ...sandboxes.counts(),
+            }
           : { unavailable: reason },
       }),
     });
@@ -123,7 +130,7 @@ async function startSandboxes(db: ReturnType<typeof openDatabase>, projectId: st
   const { SandboxService } = await import("./sandboxes.js");
   // Outside the data dir: sandbox set-up runs as the sandbox's unmapped uid, which must be able
   // to reach its root; a data dir under /root (0700) would not allow that.
-  const stateDir = process.env.ACONTEXT_SANDBOX_DIR || "/var/lib/acontext/sandboxes";
+  const stateDir = process.env.ACONTEXT_SANDBOX_DIR || (process.getuid?.() === 0 ? "/var/lib/acontext/sandboxes" : join(homedir(), ".acontext", "sandboxes"));
   const sandboxes = new SandboxService(db, new LocalBackend(stateDir, projectId, { warm: options.warmSandboxes }), projectId, options.log);
   await sandboxes.init();
   return { sandboxes, reason: undefined };

@@ -59,10 +59,15 @@ export interface ServerProcess {
   kill: (signal: NodeJS.Signals) => Promise<{ exitCode?: number; signal?: string }>;
 }
 
-/** `acontext server start --port 0` as a child process; killed after the test. */
-export async function startServerProcess(options: { dataDir?: string; args?: string[] } = {}): Promise<ServerProcess> {
+/** `acontext server start --port 0` as a child process (as another user with `user`); killed after the test. */
+export async function startServerProcess(
+  options: { dataDir?: string; args?: string[]; user?: { uid: number; gid: number }; env?: Record<string, string> } = {},
+): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await tempDataDir());
   const child = execa(process.execPath, [CLI, "server", "start", "--port", "0", "--data-dir", dataDir, "--api-key", TEST_KEY, ...(options.args ?? [])], {
+    ...options.user,
+    // A given environment is the whole environment (a server run as another user gets none of ours).
+    ...(options.env ? { env: options.env, extendEnv: false } : {}),
     reject: false,
     buffer: false,
     stdin: "ignore",

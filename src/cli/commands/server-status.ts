@@ -25,19 +25,17 @@ export function serverStatusCommand(): Command {
         ["disks", status.disks],
         ["artifacts", status.artifacts],
         ["stored", formatSize(Number(status.bytes))],
-        ["sandboxes", sandboxSummary(status.sandboxes as Record<string, unknown> | undefined)],
+        ["sandboxes", sandboxSummary(status.sandboxes as Record<string, unknown> | undefined).join(`\n${" ".repeat(11)}`)],
         ["version", status.version],
       ];
       for (const [name, value] of rows) print(`${name.padEnd(10)} ${value}`);
     });
 }
 
-/** "local: 2 running of 5, 1 kept warm; enforced: cgroups, namespaces, …" or why there are none. */
-function sandboxSummary(info: Record<string, unknown> | undefined): string {
-  if (!info) return "unknown";
-  if (info.unavailable) return `unavailable: ${info.unavailable}`;
-  const enforced = Object.entries((info.enforced as Record<string, boolean>) ?? {})
-    .filter(([, on]) => on)
-    .map(([name]) => name);
-  return `${info.backend}: ${info.running} running of ${info.total}, ${info.warm ?? 0} kept warm; enforced: ${enforced.join(", ")}`;
+/** "local: 2 running of 5, 1 kept warm" and its limits, or why there are none. */
+function sandboxSummary(info: Record<string, unknown> | undefined): string[] {
+  if (!info) return ["unknown"];
+  if (info.unavailable) return [`unavailable: ${info.unavailable}`];
+  const limits = Object.entries((info.limits as Record<string, string>) ?? {}).map(([name, how]) => `${name}: ${how}`);
+  return [`${info.backend}: ${info.running} running of ${info.total}, ${info.warm ?? 0} kept warm`, `isolation: ${info.isolation}`, ...limits];
 }

@@ -24,7 +24,7 @@ const MAX_FRAME = 1 << 20;
 const STDIN_FRAME = 64 * 1024;
 
 /**
- * agent.pl FILTER: perl with no modules (each one costs milliseconds of start-up here), so
+ * agent.pl FILTER [NPROC DATA]: perl with no modules (each one costs milliseconds of start-up here), so
  * syscalls and constants are x86_64 numbers. Before it serves anything, while it still runs from
  * the read-only host tree: rlimits, no_new_privs, the seccomp filter; then it chroots into the
  * sandbox (its working directory) for good.
@@ -35,11 +35,16 @@ sub _exit { syscall(231, $_[0]); }
 sub dup2 { syscall(33, $_[0], $_[1]) >= 0 or die "agent: dup2: $!\\n"; }
 sub status { my $s = $_[0]; return ($s & 127) ? 128 + ($s & 127) : $s >> 8; }
 
-# RLIMIT_CORE 0, RLIMIT_NOFILE 4096.
-my ($core, $nofile) = (pack("Q Q", 0, 0), pack("Q Q", 4096, 4096));
-syscall(160, 4, $core) == 0 or die "agent: setrlimit core: $!\\n";
-syscall(160, 7, $nofile) == 0 or die "agent: setrlimit nofile: $!\\n";
-open(my $fh, "<:raw", $ARGV[0]) or die "agent: $ARGV[0]: $!\\n";
+# RLIMIT_CORE 0, RLIMIT_NOFILE 4096; without cgroups also RLIMIT_NPROC and RLIMIT_DATA.
+my ($filter, $nproc, $data) = @ARGV;
+my %limits = (4 => 0, 7 => 4096);
+$limits{6} = $nproc if $nproc;
+$limits{2} = $data if $data;
+for my $resource (sort keys %limits) {
+    my $limit = pack("Q Q", $limits{$resource}, $limits{$resource});
+    syscall(160, $resource + 0, $limit) == 0 or die "agent: setrlimit $resource: $!\\n";
+}
+open(my $fh, "<:raw", $filter) or die "agent: $filter: $!\\n";
 my $program = do { local $/; <$fh> };
 close($fh);
 syscall(157, 38, 1, 0, 0, 0) == 0 or die "agent: PR_SET_NO_NEW_PRIVS: $!\\n";

@@ -74,7 +74,8 @@ export async function ensureHost(stateDir: string): Promise<HostLayout> {
   const layout = hostLayout(stateDir);
   await mkdir(stateDir, { recursive: true, mode: 0o711 });
   await chmod(stateDir, 0o711);
-  await assertSearchable(dirname(stateDir));
+  // As root, sandboxes are set up as their own uids; as a user, as that user.
+  if (process.getuid?.() === 0) await assertSearchable(dirname(stateDir));
   await mkdir(layout.uidClaims, { recursive: true, mode: 0o700 });
   if (existsSync(layout.base) && existsSync(layout.helper) && existsSync(layout.idmap)) return layout;
 
@@ -86,7 +87,7 @@ B0="$1"; H0="$2"
 mkdir -p "$B0" && cd "$B0"
 ln -s usr/bin bin; ln -s usr/sbin sbin; ln -s usr/lib lib; ln -s usr/lib64 lib64
 mkdir -p usr etc home/user root tmp var/tmp var/log var/cache var/lib run proc dev sys workspace opt srv mnt media .sbx
-chmod 700 root; chmod 1777 tmp var/tmp; chown 1000:1000 home/user
+chmod 700 root; chmod 1777 tmp var/tmp; [ "$(id -u)" != 0 ] || chown 1000:1000 home/user
 for f in ${ETC_ALLOWLIST.join(" ")}; do [ -e "/etc/$f" ] && cp -a "/etc/$f" etc/ || true; done
 rm -rf etc/ssl/private
 printf 'root:x:0:0:root:/root:/bin/bash\\nuser:x:1000:1000:user:/home/user:/bin/bash\\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\\n' > etc/passwd

@@ -5,7 +5,7 @@
 // commands. The design, its measurements and its traps are in ../shared/reference/local-isolation.md;
 // the key rule: everything that enters a sandbox from the host runs from the read-only host tree
 // at /.sbx, never from files the sandbox can write.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { constants, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
@@ -82,6 +82,22 @@ exec unshare --mount --propagation private -- /bin/sh -e -c '
   exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
 
 /**
+ * The creation chain for an ordinary user (no root): the same root, built inside a user namespace
+ * that maps only the user to root (no uid range, no idmapped mounts: the host /usr and the
+ * skeleton stay owned by nobody inside, so /usr is read-only). Prints "READY <host pid>".
+ */
+const CREATE_USER_SH = `set -e
+exec unshare --user --map-root-user --mount --propagation private -- /bin/sh -e -c '
+  mount -t tmpfs -o size=$DISK,mode=0755 acontext-disk "$S/disk"
+  mkdir -p "$S/disk/root.u" "$S/disk/root.w" "$S/disk/usr.u" "$S/disk/usr.w"
+  mount -t overlay acontext-root -o lowerdir="$BASE",upperdir="$S/disk/root.u",workdir="$S/disk/root.w" "$S/rootfs"
+  mount -t overlay acontext-usr -o lowerdir=/usr,upperdir="$S/disk/usr.u",workdir="$S/disk/usr.w" "$S/rootfs/usr"
+  mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
+  for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
+  cd "$S/rootfs"
+  exec setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
+
+/**
  * Run as root on the host, first in the agent's chain: joins the sandbox's cgroups, binds the
  * agent's socket in the sandbox's state dir (which the sandbox cannot see), root-only, and execs
  * the rest of the chain with it as fd 3. No modules: each costs milliseconds of start-up.
@@ -110,7 +126,9 @@ interface Sandbox {
   id: string;
   /** Its folder and cgroup name, fixed at creation. */
   key: string;
+  /** Its uid range (0: none, as an ordinary user). */
   index: number;
+  limits: SandboxLimits;
   initPid: number;
   /** Field 22 of /proc/<pid>/stat: guards against signalling a reused pid. */
   initStart: string;
@@ -139,7 +157,11 @@ interface WarmSandbox {
 
 export class LocalBackend implements SandboxBackend {
   readonly name = "local";
-  readonly enforcement: Record<string, boolean>;
+  readonly isolation: string;
+  readonly limits: Record<string, string>;
+  /** Root: uid ranges, idmapped mounts, cgroups. Otherwise one uid, and rlimits. */
+  private readonly privileged: boolean;
+  private readonly cgroups: boolean;
   private readonly sandboxes = new Map<string, Sandbox>();
   private warm: WarmSandbox[] = [];
   private readonly warmCount: number;
@@ -163,16 +185,37 @@ export class LocalBackend implements SandboxBackend {
     this.sandboxesDir = join(stateDir, "sb", namespace);
     this.warmCount = options.warm ?? 0;
     this.cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
-    const cgroups = CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
-    this.enforcement = { namespaces: true, uidRange: true, cgroups, rlimits: true };
+    this.privileged = process.getuid?.() === 0;
+    this.cgroups = this.privileged && CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
+    this.isolation = this.privileged
+      ? "all namespaces, an own range of 65536 host uids, seccomp, no capabilities outside"
+      : "all namespaces, mapped to your own uid (no root: no uid range, /usr read-only), seccomp";
+    const noCgroups = this.privileged ? "not enforced (no cgroup v1 memory/pids/cpu here)" : "not enforced (no cgroups without root)";
+    this.limits = this.cgroups
+      ? { memory: "cgroup", pids: "cgroup", cpu: "cgroup", disk: "tmpfs size" }
+      : this.privileged
+        ? { memory: noCgroups, pids: noCgroups, cpu: noCgroups, disk: "tmpfs size" }
+        : { memory: "rlimit per process (RLIMIT_DATA)", pids: "rlimit per sandbox (RLIMIT_NPROC)", cpu: noCgroups, disk: "tmpfs size" };
   }
 
-  /** Whether this machine can run local sandboxes: Linux, root, user namespaces enabled. */
+  /**
+   * Whether this machine can run local sandboxes: Linux with user namespaces; as root with
+   * everything, as an ordinary user where the kernel lets users make namespaces.
+   */
   static supported(): { ok: boolean; reason?: string } {
     if (process.platform !== "linux") return { ok: false, reason: "local sandboxes need Linux namespaces" };
-    if (process.getuid?.() !== 0) return { ok: false, reason: "local sandboxes need root (for now)" };
     const max = Number(readIfExists("/proc/sys/user/max_user_namespaces") ?? "0");
-    if (!max) return { ok: false, reason: "user namespaces are disabled (user.max_user_namespaces=0)" };
+    if (!max) return { ok: false, reason: "user namespaces are disabled (sysctl user.max_user_namespaces=0)" };
+    if (process.getuid?.() === 0) return { ok: true };
+    const probe = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "true"], { stdio: "ignore" });
+    if (probe.status !== 0) {
+      return {
+        ok: false,
+        reason:
+          "this kernel does not let ordinary users make namespaces (sysctl kernel.unprivileged_userns_clone, or " +
+          "kernel.apparmor_restrict_unprivileged_userns on Ubuntu); run the server as root, or allow them",
+      };
+    }
     return { ok: true };
   }
 
@@ -218,13 +261,13 @@ export class LocalBackend implements SandboxBackend {
     const host = await this.prepare();
     const dir = join(this.sandboxesDir, key);
     await mkdir(join(dir, "rootfs"), { recursive: true });
-    const index = await this.claimIndex(host, dir);
+    const index = this.privileged ? await this.claimIndex(host, dir) : 0;
     await mkdir(join(dir, "l-root"));
     await mkdir(join(dir, "l-usr"));
     await mkdir(join(dir, "disk"));
-    const cgroups = this.enforcement.cgroups ? await this.createCgroups(key, limits) : [];
+    const cgroups = this.cgroups ? await this.createCgroups(key, limits) : [];
 
-    const outer = spawn("/bin/sh", ["-c", CREATE_SH], {
+    const outer = spawn("/bin/sh", ["-c", this.privileged ? CREATE_SH : CREATE_USER_SH], {
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         S: dir,
@@ -262,7 +305,7 @@ export class LocalBackend implements SandboxBackend {
     });
     if (holder) signalQuietly(holder, "SIGKILL");
     const socket = `/proc/self/fd/${this.sandboxesDirFd}/${key}/agent.sock`;
-    const box: Sandbox = { id: key, key, index, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups, socket };
+    const box: Sandbox = { id: key, key, index, limits, initPid, initStart: startTime(initPid) ?? "", outer, dir, cgroups, socket };
     // PID 1 died on its own (the OOM killer, say): the sandbox is gone; clean up after it.
     outer.once("exit", () => {
       if (box.destroyed) return;
@@ -287,9 +330,14 @@ export class LocalBackend implements SandboxBackend {
       const argv = [
         "-e", BIND_PL,
         "/usr/bin/nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
+        // A user's namespace maps only that user, already root inside: no setgroups/setuid there.
+        ...(this.privileged ? [] : ["--preserve-credentials"]),
         `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
         "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
         "/usr/bin/perl", "/agent.pl", "/seccomp.bpf",
+        // Without cgroups, rlimits: processes of the sandbox (counted in its own user namespace)
+        // and memory per process.
+        ...(this.cgroups ? [] : [String(box.limits.pids), String(box.limits.memoryBytes)]),
       ];
       const agent = spawn("/usr/bin/perl", argv, {
         env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", S: box.dir, CGROUPS: box.cgroups.join(" ") },
@@ -435,7 +483,7 @@ export class LocalBackend implements SandboxBackend {
     for (const id of stale) {
       const dir = join(this.sandboxesDir, id);
       const index = Number(await readFile(join(dir, "uid-index"), "utf8").catch(() => "0"));
-      const cgroups = this.enforcement.cgroups ? CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id)) : [];
+      const cgroups = this.cgroups ? CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id)) : [];
       await this.removeFiles(dir, cgroups);
       if (index) await this.releaseIndex(host, index);
     }
@@ -483,7 +531,7 @@ export class LocalBackend implements SandboxBackend {
   }
 
   private async releaseIndex(host: HostLayout, index: number): Promise<void> {
-    await rm(join(host.uidClaims, String(index)), { force: true });
+    if (index) await rm(join(host.uidClaims, String(index)), { force: true });
   }
 
   private async createCgroups(id: string, limits: SandboxLimits): Promise<string[]> {
