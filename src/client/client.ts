@@ -259,6 +259,25 @@ export class AcontextClient {
     return this.call("POST", `/disk/${encodeURIComponent(diskId)}/artifact/upload_from_sandbox`, { json: body });
   }
 
+  /** A disk folder into a sandbox folder in one call (extension "transfer-tree"). */
+  async downloadTreeToSandbox(diskId: string, body: { file_path: string; sandbox_id: string; sandbox_path: string }): Promise<{ files: number; bytes: number }> {
+    const data = await this.call<{ success: boolean; error?: string; files: number; bytes: number }>(
+      "POST",
+      `/disk/${encodeURIComponent(diskId)}/artifact/download_to_sandbox`,
+      { json: { ...body, recursive: true } },
+    );
+    if (!data.success) throw new APIError(500, `copying into the sandbox failed${data.error ? `: ${data.error}` : ""}`);
+    return data;
+  }
+
+  /** A sandbox folder onto a disk in one call (extension "transfer-tree"). */
+  async uploadTreeFromSandbox(diskId: string, body: { sandbox_id: string; sandbox_path: string; file_path: string }): Promise<Artifact[]> {
+    const data = await this.call<{ artifacts: Artifact[] }>("POST", `/disk/${encodeURIComponent(diskId)}/artifact/upload_from_sandbox`, {
+      json: { ...body, recursive: true },
+    });
+    return data.artifacts;
+  }
+
   async ping(): Promise<void> {
     await this.call("GET", "/ping");
   }

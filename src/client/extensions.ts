@@ -10,6 +10,8 @@ export const EXTENSIONS = [
   "exec-stdin",
   /** exec's cwd, env and timeout fields. */
   "exec-options",
+  /** download_to_sandbox / upload_from_sandbox with `recursive: true`: a whole folder in one call. */
+  "transfer-tree",
 ] as const;
 
 export type Extension = (typeof EXTENSIONS)[number];

@@ -57,6 +57,14 @@ export async function copy(client: AcontextClient, sourceTexts: string[], destin
   const staging = new StagingDisk(client);
   try {
     for (const step of steps) {
+      if (step.type === "tree") {
+        const moved = await copyTreeServerSide(client, step.from, step.to);
+        if (moved) {
+          summary.files += moved.files;
+          summary.bytes += moved.bytes;
+          continue;
+        }
+      }
       const files = step.type === "file" ? [{ from: step.from, to: step.to }] : await expandTree(client, step.from, step.to);
       for (const file of files) {
         summary.bytes += await copyFile(client, file.from, file.to, options, staging);
@@ -68,6 +76,19 @@ export async function copy(client: AcontextClient, sourceTexts: string[], destin
     await staging.remove();
   }
   return summary;
+}
+
+/** disk ↔ sandbox folders in one call, where the API can (extension "transfer-tree"). */
+async function copyTreeServerSide(client: AcontextClient, from: Endpoint, to: Endpoint): Promise<{ files: number; bytes: number } | undefined> {
+  const asDir = (path: string) => (path.endsWith("/") ? path : `${path}/`);
+  if (from.kind === "disk" && to.kind === "sandbox" && (await client.supports("transfer-tree"))) {
+    return client.downloadTreeToSandbox(from.diskId, { file_path: asDir(from.path), sandbox_id: to.sandboxId, sandbox_path: to.path });
+  }
+  if (from.kind === "sandbox" && to.kind === "disk" && (await client.supports("transfer-tree"))) {
+    const artifacts = await client.uploadTreeFromSandbox(to.diskId, { sandbox_id: from.sandboxId, sandbox_path: from.path, file_path: asDir(to.path) });
+    return { files: artifacts.length, bytes: artifacts.reduce((sum, artifact) => sum + (artifact.meta.__artifact_info__?.size ?? 0), 0) };
+  }
+  return undefined;
 }
 
 /**

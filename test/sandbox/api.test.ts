@@ -129,6 +129,38 @@ describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
     await expect(readdir(join("/sys/fs/cgroup/pids/acontext", id))).rejects.toThrow();
   });
 
+  it("moves whole folders between a disk and a sandbox in one call each (recursive extension)", async () => {
+    const server = await startServerProcess();
+    const id = (await call(server, "POST", "/sandbox")).body.data.sandbox_id;
+    const disk = (await call(server, "POST", "/disk")).body.data.id;
+    const files: Array<[string, string]> = [["/proj/", "README.md"], ["/proj/src/", "main.py"], ["/proj/src/deep/", "name with space.txt"]];
+    for (const [dir, name] of files) {
+      await server.api(`/disk/${disk}/artifact`, { method: "POST", body: uploadForm(name, `${dir}${name}\n`, { file_path: dir }) });
+    }
+    await server.api(`/disk/${disk}/artifact`, { method: "POST", body: uploadForm("other.txt", "not under /proj/", { file_path: "/" }) });
+
+    const down = await call(server, "POST", `/disk/${disk}/artifact/download_to_sandbox`, { file_path: "/proj/", sandbox_id: id, sandbox_path: "/workspace/p", recursive: true });
+    expect(down.body.data).toEqual({ success: true, files: 3, bytes: files.reduce((sum, [dir, name]) => sum + dir.length + name.length + 1, 0) });
+    const listed = await call(server, "POST", `/sandbox/${id}/exec`, { command: "cd /workspace/p && find . -type f | sort && cat 'src/deep/name with space.txt'" });
+    expect(listed.body.data.stdout).toBe("./README.md\n./src/deep/name with space.txt\n./src/main.py\n/proj/src/deep/name with space.txt\n");
+
+    // Back, with a file made in the sandbox and a symlink planted to a host file (skipped: not a regular file).
+    await call(server, "POST", `/sandbox/${id}/exec`, { command: "echo new > /workspace/p/src/new.txt; ln -s /etc/hostname /workspace/p/link" });
+    const up = await call(server, "POST", `/disk/${disk}/artifact/upload_from_sandbox`, { sandbox_id: id, sandbox_path: "/workspace/p/", file_path: "/back/", recursive: true });
+    expect(up.status).toBe(201);
+    expect(up.body.data.artifacts.map((a: { path: string; filename: string }) => a.path + a.filename)).toEqual([
+      "/back/README.md",
+      "/back/src/deep/name with space.txt",
+      "/back/src/main.py",
+      "/back/src/new.txt",
+    ]);
+    expect(await (await server.api(`/disk/${disk}/artifact/download?file_path=/back/src/new.txt`)).text()).toBe("new\n");
+
+    // A file path that is not a folder, and a sandbox folder that does not exist.
+    expect((await call(server, "POST", `/disk/${disk}/artifact/download_to_sandbox`, { file_path: "/proj", sandbox_id: id, sandbox_path: "/w", recursive: true })).status).toBe(400);
+    expect((await call(server, "POST", `/disk/${disk}/artifact/upload_from_sandbox`, { sandbox_id: id, sandbox_path: "/nope/", file_path: "/x/", recursive: true })).status).toBe(404);
+  });
+
   it("bad input gets a 4xx and changes nothing", async () => {
     const server = await startServerProcess();
     const id = (await call(server, "POST", "/sandbox")).body.data.sandbox_id;

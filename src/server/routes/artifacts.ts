@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono, type Context } from "hono";
 import { stream } from "hono/streaming";
+import type { SandboxBackend } from "../../sandbox/backend.js";
 import type { AppEnv, AppDeps } from "../app.js";
 import { ApiError, ok, okEmpty, parseBool, parseInteger, parseUuid, requireQuery } from "../http.js";
 import { contentTypeOf, isGreppable, sniffMime } from "../mime.js";
@@ -159,50 +160,72 @@ export function artifactRoutes(deps: AppDeps) {
   });
 
   // disk → sandbox: the artifact's bytes are written inside the sandbox (paths resolve in its root).
+  // Extension: `recursive: true` and no `filename` copies every artifact under `file_path`.
   app.post("/download_to_sandbox", async (c) => {
     const diskId = diskOf(c);
     const body = await jsonOrFormBody(c);
-    const { file_path: dir, filename, sandbox_id: sandboxId, sandbox_path: sandboxPath } = requireStrings(body, ["file_path", "filename", "sandbox_id", "sandbox_path"]);
+    const recursive = body.recursive === true;
+    const fields = requireStrings(body, recursive ? ["file_path", "sandbox_id", "sandbox_path"] : ["file_path", "filename", "sandbox_id", "sandbox_path"]);
+    const { file_path: dir, sandbox_id: sandboxId, sandbox_path: sandboxPath } = fields;
     const id = parseUuid(sandboxId, "invalid sandbox_id");
-    if (!isValidPath(dir) || !isValidFilename(filename)) throw new ApiError(400, "invalid file_path");
-    const row = store.getArtifact(diskId, dir, filename);
-    if (!row) throw new ApiError(404, "artifact not found");
+    if (!isValidPath(dir) || (!recursive && !isValidFilename(fields.filename))) throw new ApiError(400, "invalid file_path");
+    if (recursive && !isDirectoryPath(dir)) throw new ApiError(400, "invalid file_path", "a directory: both ends '/'");
+    const rows = recursive ? store.artifactsOf(diskId).filter((row) => row.path.startsWith(dir)) : [store.getArtifact(diskId, dir, fields.filename)];
+    if (!rows[0] && !recursive) throw new ApiError(404, "artifact not found");
     const sandboxes = requireSandboxes(deps);
     sandboxes.running(id);
-    const target = `${sandboxPath.replace(/\/+$/, "")}/${filename}`;
-    try {
-      await sandboxes.backend.writeFile(id, target, blobs.read(row.sha256));
-    } catch (err) {
-      // Upstream answers a failed transfer with 200 and success: false; we add why.
-      return ok(c, { success: false, error: (err as Error).message });
+    const base = sandboxPath.replace(/\/+$/, "");
+    let bytes = 0;
+    for (const row of rows as ArtifactRow[]) {
+      try {
+        await sandboxes.backend.writeFile(id, `${base}/${row.path.slice(dir.length)}${row.filename}`, blobs.read(row.sha256));
+      } catch (err) {
+        // Upstream answers a failed transfer with 200 and success: false; we add why.
+        return ok(c, { success: false, error: (err as Error).message });
+      }
+      bytes += row.size;
     }
-    return ok(c, { success: true });
+    return ok(c, recursive ? { success: true, files: rows.length, bytes } : { success: true });
   });
 
   // sandbox → disk: read inside the sandbox, streamed into the blob store, then an artifact.
+  // Extension: `recursive: true` and no `sandbox_filename` takes every file under `sandbox_path`
+  // and answers `{artifacts: […]}`.
   app.post("/upload_from_sandbox", async (c) => {
     const diskId = parseUuid(c.req.param("diskId"));
     if (!store.hasDisk(diskId)) throw new ApiError(404, "disk not found");
     const body = await jsonOrFormBody(c);
-    const { sandbox_id: sandboxId, sandbox_path: sandboxPath, sandbox_filename: sandboxFilename, file_path: filePath } = requireStrings(body, [
-      "sandbox_id",
-      "sandbox_path",
-      "sandbox_filename",
-      "file_path",
-    ]);
-    const id = parseUuid(sandboxId, "invalid sandbox_id");
-    const dir = directoryField(filePath);
-    if (!isValidPath(dir) || !isValidFilename(sandboxFilename)) throw new ApiError(400, "invalid file_path");
+    const recursive = body.recursive === true;
+    const fields = requireStrings(body, recursive ? ["sandbox_id", "sandbox_path", "file_path"] : ["sandbox_id", "sandbox_path", "sandbox_filename", "file_path"]);
+    const id = parseUuid(fields.sandbox_id, "invalid sandbox_id");
+    const dir = directoryField(fields.file_path);
+    if (!isValidPath(dir) || (!recursive && !isValidFilename(fields.sandbox_filename))) throw new ApiError(400, "invalid file_path");
     const sandboxes = requireSandboxes(deps);
     sandboxes.running(id);
-    const source = `${sandboxPath.replace(/\/+$/, "")}/${sandboxFilename}`;
-    let stream;
-    try {
-      stream = await sandboxes.backend.readFile(id, source);
-    } catch (err) {
-      throw new ApiError(404, "file not found in sandbox", (err as Error).message);
+    const base = fields.sandbox_path.replace(/\/+$/, "");
+    const files = recursive ? await filesUnder(sandboxes.backend, id, base || "/") : [fields.sandbox_filename];
+    const targets = files.map((relative) => {
+      const [subdir, filename] = splitFilePath(`${dir}${relative}`);
+      if (!isValidPath(subdir) || !isValidFilename(filename)) throw new ApiError(400, "invalid file_path", `cannot store ${relative} as an artifact`);
+      return { source: `${base}/${relative}`, subdir, filename };
+    });
+    const artifacts = [];
+    for (const { source, subdir, filename } of targets) {
+      let stream;
+      try {
+        stream = await sandboxes.backend.readFile(id, source);
+      } catch (err) {
+        throw new ApiError(404, "file not found in sandbox", (err as Error).message);
+      }
+      artifacts.push(await storeArtifact(diskId, subdir, filename, stream));
+      sandboxes.recordGeneratedFile(id, source);
     }
-    const staged = await blobs.stage(stream);
+    return ok(c, recursive ? { artifacts } : artifacts[0], 201);
+  });
+
+  /** Stages a stream into the blob store and makes it the artifact at dir + filename. */
+  const storeArtifact = async (diskId: string, dir: string, filename: string, source: Readable) => {
+    const staged = await blobs.stage(source);
     try {
       blobs.commit(staged);
     } catch (err) {
@@ -212,17 +235,16 @@ export function artifactRoutes(deps: AppDeps) {
     const { artifact, replaced } = store.upsertArtifact({
       diskId,
       path: dir,
-      filename: sandboxFilename,
+      filename,
       meta: {},
-      mime: sniffMime({ head: staged.head, isText: staged.isText }, sandboxFilename),
+      mime: sniffMime({ head: staged.head, isText: staged.isText }, filename),
       size: staged.size,
       sha256: staged.sha256,
       isText: staged.isText,
     });
     if (replaced) blobs.removeUnless(replaced, store.isBlobReferenced);
-    sandboxes.recordGeneratedFile(id, source);
-    return ok(c, artifactJson(artifact), 201);
-  });
+    return artifactJson(artifact);
+  };
 
   app.get("/glob", (c) => {
     const diskId = diskOf(c);
@@ -308,6 +330,25 @@ function requireStrings<Name extends string>(body: Record<string, unknown>, name
     out[name] = value;
   }
   return out;
+}
+
+/** Regular files under a sandbox folder, relative to it, listed inside the sandbox. */
+async function filesUnder(backend: SandboxBackend, id: string, dir: string): Promise<string[]> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const result = await backend.exec(id, {
+    command: 'cd -- "$P" && find . -type f -print0',
+    cwd: "/",
+    env: { P: dir },
+    onOutput: (stream, chunk) => void (stream === "stdout" ? out : err).push(chunk),
+  });
+  if (result.exitCode !== 0) throw new ApiError(404, "file not found in sandbox", Buffer.concat(err).toString().trim());
+  return Buffer.concat(out)
+    .toString()
+    .split("\0")
+    .filter(Boolean)
+    .map((path) => path.replace(/^\.\//, ""))
+    .sort();
 }
 
 /** grep/glob `limit`: 0 or absent means 100; at most 200 (upstream's binding). */
