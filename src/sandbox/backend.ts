@@ -44,6 +44,8 @@ export interface SandboxBackend {
   readonly name: string;
   /** How sandboxes are kept apart from the host and each other, in a few words. */
   readonly isolation: string;
+  /** Why `network: true` cannot be had here, if it cannot. */
+  readonly networkUnavailable: string | undefined;
   /** Each limit and how it is enforced here, e.g. { memory: "cgroup", cpu: "not enforced (…)" }. */
   readonly limits: Record<string, string>;
   create(options: CreateOptions): Promise<void>;

@@ -77,6 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
               backend: sandboxes.backend.name,
               isolation: sandboxes.backend.isolation,
               limits: sandboxes.backend.limits,
+              network: sandboxes.backend.networkUnavailable ?? "off by default; network: true gives outbound access through slirp4netns, not to the host's loopback",
               warm: options.warmSandboxes,
               ...sandboxes.counts(),
             }

@@ -171,7 +171,7 @@ describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
       ["POST", `/sandbox/${id}/exec`, { command: "true", cwd: "relative" }, 400],
       ["POST", `/sandbox/${id}/exec`, { command: "true", env: { "BAD-NAME": "x" } }, 400],
       ["POST", "/sandbox/00000000-0000-4000-8000-000000000000/exec", { command: "true" }, 404],
-      ["POST", "/sandbox", { network: true }, 400],
+      ["POST", "/sandbox", { network: "yes" }, 400],
       ["POST", "/sandbox", { limits: { memory_mb: 1 } }, 400],
       ["PATCH", `/sandbox/${id}`, {}, 400],
       ["DELETE", "/sandbox/00000000-0000-4000-8000-000000000000", undefined, 404],

@@ -3,12 +3,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
+import { freePort } from "../helpers/cli.js";
 import { execIn } from "../helpers/sandbox.js";
 
 const support = LocalBackend.supported();
@@ -30,9 +33,9 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  async function sandbox(): Promise<string> {
+  async function sandbox(network = false): Promise<string> {
     const id = `t${randomBytes(6).toString("hex")}`;
-    await backend.create({ id, network: false, limits: LIMITS });
+    await backend.create({ id, network, limits: LIMITS });
     created.push(id);
     return id;
   }
@@ -77,6 +80,50 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   }, 60_000);
+
+  it.skipIf(Boolean(new LocalBackend(tmpdir(), "probe").networkUnavailable))(
+    "with network: tap0 through slirp4netns, DNS at 10.0.2.3, the host's loopback out of reach, and packets flow",
+    async () => {
+      const id = await sandbox(true);
+      const setup = await run(id, "ip -o -4 addr show tap0 | awk '{print $4}'; ip route | head -1; cat /etc/resolv.conf");
+      expect(setup.stdout).toBe("10.0.2.100/24\ndefault via 10.0.2.2 dev tap0 \nnameserver 10.0.2.3\n");
+
+      const host = createServer((_req, res) => res.end("host"));
+      await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+      const { port } = host.address() as { port: number };
+      try {
+        for (const address of ["10.0.2.2", "127.0.0.1"]) {
+          const tried = await run(id, `python3 -c "import urllib.request; print(urllib.request.urlopen('http://${address}:${port}', timeout=2).read())"`);
+          expect(tried.exitCode, address).not.toBe(0);
+        }
+      } finally {
+        await new Promise((resolve) => host.close(resolve));
+      }
+
+      // Packets both ways, on loopback only: forward a host port to a server in the sandbox
+      // through slirp4netns's API socket, and fetch from it.
+      await run(id, "mkdir -p /srv/www && echo from-the-sandbox > /srv/www/index.txt && cd /srv/www && nohup python3 -m http.server 8000 >/dev/null 2>&1 &");
+      const dir = join(stateDir, "sb", "test", id);
+      // Until the server in the sandbox listens (asked inside the sandbox).
+      while (!(await run(id, "ss -Hltn 'sport = :8000'")).stdout.trim());
+      const hostPort = await freePort();
+      const api = await new Promise<string>((resolve, reject) => {
+        const socket = connect(join(dir, "slirp.sock"));
+        socket.once("error", reject);
+        let answer = "";
+        socket.on("data", (chunk) => (answer += chunk));
+        socket.once("end", () => resolve(answer));
+        socket.end(JSON.stringify({ execute: "add_hostfwd", arguments: { proto: "tcp", host_addr: "127.0.0.1", host_port: hostPort, guest_port: 8000 } }));
+      });
+      expect(api).toContain("return");
+      const body = await (await fetch(`http://127.0.0.1:${hostPort}/index.txt`)).text();
+      expect(body).toBe("from-the-sandbox\n");
+
+      await backend.kill(created.pop()!);
+      expect(spawnSync("pgrep", ["-f", `slirp4netns.*${dir}`]).status).toBe(1);
+    },
+    60_000,
+  );
 
   it("passes exit codes and stdin through, caps output, and kills a command at its timeout", async () => {
     const id = await sandbox();

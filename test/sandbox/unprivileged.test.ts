@@ -67,6 +67,15 @@ describe.skipIf(!canRun)("local sandboxes as an ordinary user", () => {
     expect(Number(forks.stdout.trim())).toBeLessThanOrEqual(64);
 
     expect((await call(server, "DELETE", `/sandbox/${id}`)).body.data).toEqual({ status: 0, errmsg: "" });
+
+    // Network through slirp4netns, where the user may open /dev/net/tun (often 0666; not always).
+    const online = await call(server, "POST", "/sandbox", { network: true });
+    if (spawnSync("sh", ["-c", "exec 3<>/dev/net/tun"], { ...NOBODY }).status === 0) {
+      const address = await call(server, "POST", `/sandbox/${online.body.data.sandbox_id}/exec`, { command: "ip -o -4 addr show tap0 | awk '{print $4}'" });
+      expect(address.body.data.stdout).toBe("10.0.2.100/24\n");
+    } else {
+      expect(online).toMatchObject({ status: 400, body: { msg: "parameter error", error: expect.stringContaining("/dev/net/tun") } });
+    }
     expect(await server.kill("SIGTERM")).toMatchObject({ exitCode: 0 });
     const projects = await readdir(join(home, ".acontext", "sandboxes", "sb"));
     for (const project of projects) expect(await readdir(join(home, ".acontext", "sandboxes", "sb", project))).toEqual([]);

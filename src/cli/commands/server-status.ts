@@ -37,5 +37,5 @@ function sandboxSummary(info: Record<string, unknown> | undefined): string[] {
   if (!info) return ["unknown"];
   if (info.unavailable) return [`unavailable: ${info.unavailable}`];
   const limits = Object.entries((info.limits as Record<string, string>) ?? {}).map(([name, how]) => `${name}: ${how}`);
-  return [`${info.backend}: ${info.running} running of ${info.total}, ${info.warm ?? 0} kept warm`, `isolation: ${info.isolation}`, ...limits];
+  return [`${info.backend}: ${info.running} running of ${info.total}, ${info.warm ?? 0} kept warm`, `isolation: ${info.isolation}`, ...limits, `network: ${info.network}`];
 }

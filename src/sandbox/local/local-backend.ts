@@ -7,7 +7,7 @@
 // at /.sbx, never from files the sandbox can write.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { constants, existsSync, openSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -32,8 +32,8 @@ const CGROUP_V1_CONTROLLERS = ["memory", "pids", "cpu", "freezer"] as const;
 
 /**
  * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
- * /proc/sys read-only, forbids nested user namespaces, pivots into the sandbox root, then drops
- * every capability and only reaps orphans.
+ * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns for a sandbox
+ * with network, pivots into the sandbox root, then drops every capability and only reaps orphans.
  */
 const INIT_SH = `set -e
 read -r HOSTPID _ < /proc/self/stat
@@ -46,6 +46,7 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=620,nosuid,noexec devpts dev/p
 mount -t tmpfs -o nosuid,nodev,size=64m tmpfs dev/shm
 ln -s /proc/self/fd dev/fd; ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
 echo 0 > proc/sys/user/max_user_namespaces
+if [ -n "$NETWORK" ]; then echo "nameserver 10.0.2.3" > etc/resolv.conf; fi
 mount --bind proc/sys proc/sys; mount -o remount,bind,ro,nosuid,nodev,noexec proc/sys
 mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot; rmdir /.oldroot; cd /
 hostname sandbox; /.sbx/usr/sbin/ip link set lo up
@@ -139,6 +140,10 @@ interface Sandbox {
   socket: string;
   /** Set while the agent is being (re)started. */
   agentStart?: Promise<void>;
+  /** The agent's chain on the host (nsenter waits there for the agent). */
+  agent?: ChildProcess;
+  /** slirp4netns, for a sandbox with network. */
+  network?: ChildProcess;
   destroyed?: Promise<void>;
 }
 
@@ -159,6 +164,7 @@ export class LocalBackend implements SandboxBackend {
   readonly name = "local";
   readonly isolation: string;
   readonly limits: Record<string, string>;
+  readonly networkUnavailable: string | undefined;
   /** Root: uid ranges, idmapped mounts, cgroups. Otherwise one uid, and rlimits. */
   private readonly privileged: boolean;
   private readonly cgroups: boolean;
@@ -187,6 +193,11 @@ export class LocalBackend implements SandboxBackend {
     this.cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
     this.privileged = process.getuid?.() === 0;
     this.cgroups = this.privileged && CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
+    this.networkUnavailable = !onPath("slirp4netns")
+      ? "network for local sandboxes needs slirp4netns on the server's machine (apt-get install slirp4netns)"
+      : !this.privileged && !usable("/dev/net/tun")
+        ? "network for an ordinary user's sandboxes needs /dev/net/tun to be usable by that user (most systems make it 0666)"
+        : undefined;
     this.isolation = this.privileged
       ? "all namespaces, an own range of 65536 host uids, seccomp, no capabilities outside"
       : "all namespaces, mapped to your own uid (no root: no uid range, /usr read-only), seccomp";
@@ -220,13 +231,13 @@ export class LocalBackend implements SandboxBackend {
   }
 
   async create({ id, network, limits }: CreateOptions): Promise<void> {
-    if (network) throw new Error("network access for local sandboxes is not available yet");
+    if (network && this.networkUnavailable) throw new Error(this.networkUnavailable);
     if (this.sandboxes.has(id)) throw new Error(`sandbox ${id} exists`);
-    const spec = JSON.stringify(limits);
-    const box = (await this.takeWarm(spec)) ?? (await this.build(id, limits));
+    const spec = JSON.stringify({ limits, network });
+    const box = (await this.takeWarm(spec)) ?? (await this.build(id, limits, network));
     box.id = id;
     this.sandboxes.set(id, box);
-    this.refill(spec, limits);
+    this.refill(spec, limits, network);
   }
 
   /** A warm sandbox made with these limits, waiting for one being made if need be. */
@@ -238,26 +249,26 @@ export class LocalBackend implements SandboxBackend {
     return box && startTime(box.initPid) === box.initStart ? box : undefined;
   }
 
-  /** Makes warm sandboxes with the limits just asked for; ones with other limits go. */
-  private refill(spec: string, limits: SandboxLimits): void {
+  /** Makes warm sandboxes like the one just asked for; ones of another kind go. */
+  private refill(spec: string, limits: SandboxLimits, network: boolean): void {
     if (this.closed || !this.warmCount) return;
     for (const stale of this.warm.filter((warm) => warm.spec !== spec)) {
       stale.box.then((box) => box && this.destroy(box)).catch(() => {});
     }
     this.warm = this.warm.filter((warm) => warm.spec === spec);
     while (this.warm.length < this.warmCount) {
-      this.warm.push({ spec, box: this.build(randomUUID(), limits).catch(() => undefined) });
+      this.warm.push({ spec, box: this.build(randomUUID(), limits, network).catch(() => undefined) });
     }
   }
 
   /** One creation at a time: uid ranges are allocated by index. */
-  private build(key: string, limits: SandboxLimits): Promise<Sandbox> {
-    const next = this.creating.then(() => this.buildOne(key, limits));
+  private build(key: string, limits: SandboxLimits, network: boolean): Promise<Sandbox> {
+    const next = this.creating.then(() => this.buildOne(key, limits, network));
     this.creating = next.catch(() => {});
     return next;
   }
 
-  private async buildOne(key: string, limits: SandboxLimits): Promise<Sandbox> {
+  private async buildOne(key: string, limits: SandboxLimits, network: boolean): Promise<Sandbox> {
     const host = await this.prepare();
     const dir = join(this.sandboxesDir, key);
     await mkdir(join(dir, "rootfs"), { recursive: true });
@@ -277,6 +288,7 @@ export class LocalBackend implements SandboxBackend {
         HELPER: host.helper,
         IDMAP: host.idmap,
         CGROUPS: cgroups.join(" "),
+        NETWORK: network ? "1" : "",
         INIT_SH,
       },
       stdio: ["ignore", "pipe", "pipe"],
@@ -312,11 +324,38 @@ export class LocalBackend implements SandboxBackend {
       if (this.sandboxes.get(box.id) === box) this.sandboxes.delete(box.id);
       this.destroy(box).catch(() => {});
     });
-    await this.startAgent(box).catch(async (err) => {
+    try {
+      await this.startAgent(box);
+      if (network) await this.connect(box);
+    } catch (err) {
       await this.destroy(box);
       throw err;
-    });
+    }
     return box;
+  }
+
+  /**
+   * Outbound network through slirp4netns: a user-mode TCP/IP stack on the host that gives the
+   * sandbox's own network namespace a tap0 (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3) and makes
+   * its connections with ordinary host sockets. The host's loopback (this server included) stays
+   * out of reach. It runs in its own mount namespace under a seccomp filter, and dies with the
+   * server (pdeathsig) or the sandbox.
+   */
+  private async connect(box: Sandbox): Promise<void> {
+    const args = ["--pdeathsig", "KILL", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp"];
+    if (!this.privileged) args.push(`--userns-path=/proc/${box.initPid}/ns/user`);
+    // The API socket (port forwards) in the sandbox's folder, named relative to it: full paths
+    // can exceed sockaddr_un's 108 bytes.
+    args.push("--ready-fd=3", "--api-socket=slirp.sock", String(box.initPid), "tap0");
+    const slirp = spawn("setpriv", args, { cwd: box.dir, stdio: ["ignore", "ignore", "pipe", "pipe"], detached: true });
+    box.network = slirp;
+    const stderr: Buffer[] = [];
+    slirp.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+    await new Promise<void>((resolve, reject) => {
+      (slirp.stdio[3] as Readable).once("data", () => resolve());
+      slirp.once("exit", (code) => reject(new Error(`the sandbox's network did not start (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`)));
+    });
+    slirp.unref();
   }
 
   /**
@@ -344,6 +383,7 @@ export class LocalBackend implements SandboxBackend {
         stdio: ["ignore", "pipe", "pipe"],
         detached: true,
       });
+      box.agent = agent;
       const stderr: Buffer[] = [];
       agent.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
       await new Promise<void>((resolve, reject) => {
@@ -463,9 +503,10 @@ export class LocalBackend implements SandboxBackend {
     box.destroyed ??= (async () => {
       // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
       if (startTime(box.initPid) === box.initStart) signalQuietly(box.initPid, "SIGKILL");
-      if (box.outer.exitCode === null && box.outer.signalCode === null) {
-        await new Promise((resolve) => box.outer.once("exit", resolve));
-      }
+      if (box.network?.pid && running(box.network)) signalQuietly(box.network.pid, "SIGKILL");
+      // Every host process of the sandbox ends before its files go (ref: a server shutting down
+      // must not exit while it waits for them).
+      await Promise.all([box.outer, box.agent, box.network].map((child) => child && running(child) && (child.ref(), once(child, "exit"))));
       await this.removeFiles(box.dir, box.cgroups);
       await this.releaseIndex(await this.prepare(), box.index);
     })();
@@ -566,6 +607,23 @@ export class LocalBackend implements SandboxBackend {
 
 function startTime(pid: number): string | undefined {
   return readStat(pid)?.startTime;
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function usable(device: string): boolean {
+  try {
+    accessSync(device, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? "/usr/bin:/bin").split(":").some((dir) => dir && existsSync(join(dir, program)));
 }
 
 function readIfExists(file: string): string | undefined {

@@ -22,12 +22,12 @@ export function sandboxRoutes(deps: AppDeps) {
   app.post("/", async (c) => {
     const body = await optionalJson(c);
     const limits = objectField(body, "limits");
-    if (booleanField(body, "network")) {
-      throw new ApiError(400, "parameter error", "network access for local sandboxes is not available yet: sandboxes have no network");
-    }
+    const network = booleanField(body, "network") ?? false;
+    const unavailable = service().backend.networkUnavailable;
+    if (network && unavailable) throw new ApiError(400, "parameter error", unavailable);
     const created = await service().create({
       keepaliveSeconds: integerField(body, "keepalive_seconds", 1, 7 * 86400) ?? DEFAULT_KEEPALIVE_SECONDS,
-      network: booleanField(body, "network") ?? false,
+      network,
       limits: {
         memoryBytes: (integerField(limits, "memory_mb", 16, 65536) ?? DEFAULT_LIMITS.memoryBytes / 1024 ** 2) * 1024 ** 2,
         pids: integerField(limits, "pids", 8, 65536) ?? DEFAULT_LIMITS.pids,
