@@ -87,6 +87,11 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
       const id = await sandbox(true);
       const setup = await run(id, "ip -o -4 addr show tap0 | awk '{print $4}'; ip route | head -1; cat /etc/resolv.conf");
       expect(setup.stdout).toBe("10.0.2.100/24\ndefault via 10.0.2.2 dev tap0 \nnameserver 10.0.2.3\n");
+      // Private ranges and cloud metadata are refused inside the sandbox (nothing leaves the machine),
+      // and sandbox code cannot lift that.
+      const fenced = await run(id, "for a in 169.254.169.254 192.168.1.1 172.17.0.1 10.1.2.3; do python3 -c \"import socket; print(socket.socket().connect_ex(('$a', 80)))\"; done; ip route del unreachable 169.254.0.0/16");
+      expect(fenced.stdout).toBe("113\n113\n113\n113\n");
+      expect(fenced.exitCode).not.toBe(0);
 
       const host = createServer((_req, res) => res.end("host"));
       await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));

@@ -31,9 +31,17 @@ const EXEC_BOUNDING_SET =
 const CGROUP_V1_CONTROLLERS = ["memory", "pids", "cpu", "freezer"] as const;
 
 /**
+ * Out of reach even with network: private, shared and link-local ranges (the host's LAN, cloud
+ * metadata at 169.254.169.254). Unreachable routes in the sandbox's own network namespace, which
+ * its commands cannot change (no CAP_NET_ADMIN); slirp4netns's 10.0.2.0/24 is more specific.
+ */
+const PRIVATE_NETS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10";
+
+/**
  * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
- * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns for a sandbox
- * with network, pivots into the sandbox root, then drops every capability and only reaps orphans.
+ * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns and fences off
+ * private ranges for a sandbox with network, pivots into the sandbox root, then drops every
+ * capability and only reaps orphans.
  */
 const INIT_SH = `set -e
 read -r HOSTPID _ < /proc/self/stat
@@ -50,6 +58,7 @@ if [ -n "$NETWORK" ]; then echo "nameserver 10.0.2.3" > etc/resolv.conf; fi
 mount --bind proc/sys proc/sys; mount -o remount,bind,ro,nosuid,nodev,noexec proc/sys
 mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot; rmdir /.oldroot; cd /
 hostname sandbox; /.sbx/usr/sbin/ip link set lo up
+if [ -n "$NETWORK" ]; then for net in $PRIVATE_NETS; do /.sbx/usr/sbin/ip route add unreachable $net; done; fi
 echo READY $HOSTPID; exec >/dev/null 2>&1 </dev/null
 exec /.sbx/usr/bin/setpriv --nnp --inh-caps=-all --bounding-set=-all /bin/sh -c "while :; do sleep 2147483647 & wait; done"`;
 
@@ -289,6 +298,7 @@ export class LocalBackend implements SandboxBackend {
         IDMAP: host.idmap,
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
+        PRIVATE_NETS,
         INIT_SH,
       },
       stdio: ["ignore", "pipe", "pipe"],
