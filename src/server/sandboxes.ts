@@ -119,14 +119,19 @@ export class SandboxService {
       if (left) this.busy.set(id, left);
       else this.busy.delete(id);
     }
-    // One write per exec: the history and the pushed-out idle deadline together.
-    const history = JSON.parse(this.row(id)?.history_commands ?? "[]") as unknown[];
-    history.push({ command: spec.command, exit_code: result.exitCode });
+    // One write per exec, the history and the pushed-out idle deadline together, made right after
+    // the answer is on its way (before any next request is read).
+    const entry = JSON.stringify({ command: spec.command, exit_code: result.exitCode });
     const expires = Math.max(row.expires_ms, Date.now() + row.keepalive_seconds * 1000);
-    this.db
-      .prepare("UPDATE sandboxes SET history_commands = ?, expires_ms = max(expires_ms, ?), updated_at = ? WHERE id = ? AND status = 'running'")
-      .run(JSON.stringify(history), expires, new Date().toISOString(), id);
-    if (this.row(id)?.status === "running") this.arm(id, expires - Date.now());
+    setImmediate(() => {
+      const updated = this.db
+        .prepare(
+          `UPDATE sandboxes SET history_commands = json_insert(history_commands, '$[#]', json(?)), expires_ms = max(expires_ms, ?), updated_at = ?
+           WHERE id = ? AND status = 'running'`,
+        )
+        .run(entry, expires, new Date().toISOString(), id);
+      if (updated.changes) this.arm(id, expires - Date.now());
+    });
     return result;
   }
 

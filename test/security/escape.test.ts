@@ -169,10 +169,10 @@ for nr in (250, 321, 425):
     const cgroupsOf = (text: string) => text.split("\n").filter((line) => /^\d+:[a-z,_]+:/.test(line)).sort();
     expect(cgroupsOf(agent)).toEqual(cgroupsOf(command));
   });
-  it("26b. the exec agent's socket is nowhere in the sandbox's file tree", async () => {
+  it("27. the exec agent's socket is nowhere in the sandbox's file tree", async () => {
     expect((await run(b, "find / -xdev -type s 2>/dev/null; find /tmp /run /workspace /.sbx -name 'agent.sock*' 2>/dev/null")).stdout).toBe("");
   });
-  it("26c. a trojaned sleep run by PID 1 has no capabilities", async () => {
+  it("28. a trojaned sleep run by PID 1 has no capabilities", async () => {
     await run(b, "printf '#!/bin/sh\\ngrep CapEff /proc/self/status > /workspace/init-caps\\nexec python3 -c \"import time; time.sleep(3600)\"\\n' > /tmp/trojan-sleep; chmod 755 /tmp/trojan-sleep; mv /tmp/trojan-sleep /usr/bin/sleep; pkill -x sleep; true");
     const wait = "import os, time\nfor _ in range(400):\n  if os.path.exists('/workspace/init-caps') and os.path.getsize('/workspace/init-caps'): break\n  time.sleep(0.025)";
     const caps = await run(b, `python3 -c "${wait}"; cat /workspace/init-caps`);
@@ -180,12 +180,12 @@ for nr in (250, 321, 425):
   });
 
   // --- other sandboxes ---
-  it("27. cannot see another sandbox's files or processes", async () => {
+  it("29. cannot see another sandbox's files or processes", async () => {
     await run(b, "echo b-secret > /workspace/b-only.txt");
     await fails("cat /workspace/b-only.txt", a);
     expect((await run(a, "ps -e -o args=")).stdout).not.toContain("http.server");
   });
-  it("28. runs as a different host uid range than the other sandbox", () => {
+  it("30. runs as a different host uid range than the other sandbox", () => {
     const uids = spawnSync("ps", ["-eo", "uid=,args="], { encoding: "utf8" })
       .stdout.split("\n")
       .filter((line) => line.includes("http.server"))
@@ -195,7 +195,7 @@ for nr in (250, 321, 425):
   });
 
   // --- transfers ---
-  it("29. file transfers resolve symlinks inside the sandbox, in both directions", async () => {
+  it("31. file transfers resolve symlinks inside the sandbox, in both directions", async () => {
     await run(a, `ln -sf ${secret} /workspace/to-host-secret; ln -sf /tmp/acontext-host-target /workspace/write-link`);
     await expect(backend.readFile(a, "/workspace/to-host-secret")).rejects.toThrow();
     await backend.writeFile(a, "/workspace/write-link", Readable.from(["from the sandbox"]));

@@ -59,21 +59,33 @@ open(STDOUT, ">", "/dev/null");
 open(STDERR, ">&", \\*STDOUT);
 $SIG{PIPE} = "IGNORE";
 $SIG{CHLD} = "IGNORE";
+# One handler always waits in accept(), forked ahead: a command does not wait for that fork.
+# The handler says when it has a connection (or dies: end of file), and the next one is forked.
 while (1) {
-    my $conn;
-    unless (accept($conn, $listener)) {
-        next if $! == $EINTR || $! == $ECONNABORTED || $! == $EAGAIN;
-        die "agent: accept: $!\\n";
-    }
+    pipe(my $accepted, my $tell) or die "agent: pipe: $!\n";
     my $pid = fork();
-    if (defined $pid && $pid == 0) {
-        close($listener);
+    if (!defined $pid) {
+        # No process to spare (the pids limit): answer the next caller from here.
+        my $conn;
+        refuse($conn, "no process to spare (the sandbox's process limit)") if accept($conn, $listener);
+        close($conn) if $conn;
+        next;
+    }
+    if ($pid == 0) {
+        close($accepted);
         $SIG{CHLD} = "DEFAULT";
+        my $conn;
+        until (accept($conn, $listener)) {
+            _exit(0) unless $! == $EINTR || $! == $ECONNABORTED || $! == $EAGAIN;
+        }
+        close($tell);
+        close($listener);
         handle($conn);
         _exit(0);
     }
-    refuse($conn, $!) unless defined $pid;
-    close($conn);
+    close($tell);
+    sysread($accepted, my $byte, 1);
+    close($accepted);
 }
 
 sub refuse {

@@ -210,12 +210,15 @@ export class LocalBackend implements SandboxBackend {
     this.isolation = this.privileged
       ? "all namespaces, an own range of 65536 host uids, seccomp, no capabilities outside"
       : "all namespaces, mapped to your own uid (no root: no uid range, /usr read-only), seccomp";
-    const noCgroups = this.privileged ? "not enforced (no cgroup v1 memory/pids/cpu here)" : "not enforced (no cgroups without root)";
+    // Without cgroups (an ordinary user, or a host without cgroup v1 controllers): rlimits.
     this.limits = this.cgroups
       ? { memory: "cgroup", pids: "cgroup", cpu: "cgroup", disk: "tmpfs size" }
-      : this.privileged
-        ? { memory: noCgroups, pids: noCgroups, cpu: noCgroups, disk: "tmpfs size" }
-        : { memory: "rlimit per process (RLIMIT_DATA)", pids: "rlimit per sandbox (RLIMIT_NPROC)", cpu: noCgroups, disk: "tmpfs size" };
+      : {
+          memory: "rlimit per process (RLIMIT_DATA)",
+          pids: "rlimit per sandbox (RLIMIT_NPROC)",
+          cpu: `not enforced (${this.privileged ? "no cgroup v1 cpu controller here" : "no cgroups without root"})`,
+          disk: "tmpfs size",
+        };
   }
 
   /**
