@@ -274,3 +274,28 @@ describe.skipIf(!support.ok)("warm local sandboxes", () => {
     for (const key of keys) await expect(readdir(join("/sys/fs/cgroup/pids/acontext", key))).rejects.toThrow();
   });
 });
+
+describe.skipIf(!support.ok || process.getuid?.() !== 0)("local sandboxes on a host without cgroup v1 controllers", () => {
+  let stateDir: string;
+  let backend: LocalBackend;
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "acontext-sbx-nocg-"));
+    backend = new LocalBackend(stateDir, "nocg", { cgroupRoot: join(stateDir, "no-cgroups-here") });
+  });
+  afterAll(async () => {
+    await backend.killAll();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it("hold processes and memory with rlimits instead, and say so", async () => {
+    expect(backend.limits).toMatchObject({ memory: "rlimit per process (RLIMIT_DATA)", pids: "rlimit per sandbox (RLIMIT_NPROC)" });
+    expect(backend.limits.cpu).toContain("not enforced");
+    const id = `n${randomBytes(6).toString("hex")}`;
+    await backend.create({ id, network: false, limits: { ...LIMITS, pids: 32, memoryBytes: 128 * 1024 ** 2 } });
+    const run = (command: string) => execIn(backend, id, command);
+    expect((await run("python3 -c 'bytearray(256 * 1024 * 1024)' 2>&1 | tail -1")).stdout).toBe("MemoryError\n");
+    const forks = await run("for i in $(seq 60); do sleep 60 & done 2>/dev/null; ps -e --no-headers | wc -l; pkill -x sleep; true");
+    expect(Number(forks.stdout.trim())).toBeLessThanOrEqual(32);
+    expect((await run("echo still fine")).stdout).toBe("still fine\n");
+  });
+});
