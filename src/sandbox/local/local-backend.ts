@@ -600,9 +600,11 @@ export class LocalBackend implements SandboxBackend {
   }
 
   private async removeFiles(dir: string, cgroups: string[]): Promise<void> {
+    const busy: string[] = [];
     for (const cgroup of cgroups) {
-      // v1 cgroups stay busy for a moment after their last task exits.
-      for (let attempt = 0; attempt < 1000; attempt++) {
+      // v1 cgroups stay busy for a moment after their last task exits; a straggler (a process
+      // that was exiting as PID 1 died) is killed, and one that still holds the cgroup is reported.
+      for (let attempt = 1; ; attempt++) {
         try {
           await rmdir(cgroup);
           break;
@@ -610,11 +612,20 @@ export class LocalBackend implements SandboxBackend {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === "ENOENT") break;
           if (code !== "EBUSY") throw err;
+          if (attempt % 100 === 0) {
+            const procs = await readFile(join(cgroup, "cgroup.procs"), "utf8").catch(() => "");
+            for (const pid of procs.split("\n").filter(Boolean)) signalQuietly(Number(pid), "SIGKILL");
+          }
+          if (attempt === 2500) {
+            busy.push(cgroup);
+            break;
+          }
           await sleep(2);
         }
       }
     }
     await rm(dir, { recursive: true, force: true });
+    if (busy.length) throw new Error(`cgroups still busy after their sandbox ended: ${busy.join(", ")}`);
   }
 }
 
