@@ -5,8 +5,9 @@
 // exactly the namespaces, cgroups, capabilities, seccomp filter and rlimits of any command, and
 // nothing more: sandbox code that takes it over gains nothing). It accepts connections on a
 // listening unix socket it inherits as fd 3; the socket's file is in the sandbox's host-side
-// state dir, out of the sandbox's sight, mode 0600 for root. Per connection a forked handler runs
-// one command and relays it. The server trusts nothing the agent sends beyond its own sandbox.
+// state dir, out of the sandbox's sight, mode 0600 for the server's user. Per connection a forked
+// handler runs one command and relays it. The server trusts nothing the agent sends beyond its
+// own sandbox.
 //
 // Frames both ways: 1 type byte, a 4-byte big-endian length, the bytes.
 //   server → agent: "h" cwd NUL command NUL K=V NUL …   (first frame: run a command)
@@ -24,8 +25,8 @@ const MAX_FRAME = 1 << 20;
 const STDIN_FRAME = 64 * 1024;
 
 /**
- * agent.pl FILTER [NPROC DATA]: perl with no modules (each one costs milliseconds of start-up here), so
- * syscalls and constants are x86_64 numbers. Before it serves anything, while it still runs from
+ * agent.pl FILTER [NPROC DATA]: perl with no modules (each one costs milliseconds of start-up
+ * here), so syscalls and constants are x86_64 numbers. Before it serves anything, while it still runs from
  * the read-only host tree: rlimits, no_new_privs, the seccomp filter; then it chroots into the
  * sandbox (its working directory) for good.
  */

@@ -163,7 +163,7 @@ export interface LocalBackendOptions {
 }
 
 interface WarmSandbox {
-  /** The limits it was made with, as JSON. */
+  /** The limits and network it was made with, as JSON. */
   spec: string;
   /** Undefined when its creation failed. */
   box: Promise<Sandbox | undefined>;
@@ -252,7 +252,7 @@ export class LocalBackend implements SandboxBackend {
     this.refill(spec, limits, network);
   }
 
-  /** A warm sandbox made with these limits, waiting for one being made if need be. */
+  /** A warm sandbox made like this (limits, network), waiting for one being made if need be. */
   private async takeWarm(spec: string): Promise<Sandbox | undefined> {
     const at = this.warm.findIndex((warm) => warm.spec === spec);
     if (at < 0) return undefined;
@@ -368,6 +368,9 @@ export class LocalBackend implements SandboxBackend {
       (slirp.stdio[3] as Readable).once("data", () => resolve());
       slirp.once("exit", (code) => reject(new Error(`the sandbox's network did not start (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`)));
     });
+    // Running: its later messages are dropped, not collected.
+    (slirp.stdio[3] as Readable).destroy();
+    slirp.stderr!.removeAllListeners("data").resume();
     slirp.unref();
   }
 
