@@ -41,26 +41,63 @@ const PRIVATE_NETS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100
  * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
  * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns and fences off
  * private ranges for a sandbox with network, pivots into the sandbox root, then drops every
- * capability and only reaps orphans.
+ * capability and only reaps orphans. One perl process (no modules) instead of ~25 short commands:
+ * ~30 ms less per create. It runs the host's perl before the pivot, and nothing of the sandbox's.
  */
-const INIT_SH = `set -e
-read -r HOSTPID _ < /proc/self/stat
-mount --rbind "$S/rootfs" "$S/rootfs"; cd "$S/rootfs"
-mount -t proc -o nosuid,nodev,noexec proc proc
-mount -t tmpfs -o nosuid,noexec,mode=755,size=64k tmpfs dev
-for d in null zero full random urandom tty; do touch dev/$d; mount --bind /dev/$d dev/$d; done
-mkdir dev/pts dev/shm
-mount -t devpts -o newinstance,ptmxmode=0666,mode=620,nosuid,noexec devpts dev/pts; ln -s pts/ptmx dev/ptmx
-mount -t tmpfs -o nosuid,nodev,size=64m tmpfs dev/shm
-ln -s /proc/self/fd dev/fd; ln -s /proc/self/fd/0 dev/stdin; ln -s /proc/self/fd/1 dev/stdout; ln -s /proc/self/fd/2 dev/stderr
-echo 0 > proc/sys/user/max_user_namespaces
-if [ -n "$NETWORK" ]; then echo "nameserver 10.0.2.3" > etc/resolv.conf; fi
-mount --bind proc/sys proc/sys; mount -o remount,bind,ro,nosuid,nodev,noexec proc/sys
-mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot; rmdir /.oldroot; cd /
-hostname sandbox; /.sbx/usr/sbin/ip link set lo up
-if [ -n "$NETWORK" ]; then for net in $PRIVATE_NETS; do /.sbx/usr/sbin/ip route add unreachable $net; done; fi
-echo READY $HOSTPID; exec >/dev/null 2>&1 </dev/null
-exec /.sbx/usr/bin/setpriv --nnp --inh-caps=-all --bounding-set=-all /bin/sh -c "while :; do sleep 2147483647 & wait; done"`;
+const INIT_PL = `use strict;
+my ($RDONLY, $NOSUID, $NODEV, $NOEXEC, $REMOUNT, $BIND, $REC) = (1, 2, 4, 8, 32, 4096, 16384);
+sub mnt {
+    my ($source, $target, $type, $flags, $data) = @_;
+    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "init: mount $target: $!\\n";
+}
+sub put { my ($file, $text) = @_; open(my $fh, ">", $file) or die "init: $file: $!\\n"; print $fh $text; close($fh) or die "init: $file: $!\\n"; }
+sub link_to { symlink($_[0], $_[1]) or die "init: symlink $_[1]: $!\\n"; }
+open(my $stat, "<", "/proc/self/stat") or die "init: /proc/self/stat: $!\\n";
+my ($hostpid) = split(" ", scalar <$stat>);
+close($stat);
+my $root = "$ENV{S}/rootfs";
+mnt($root, $root, "none", $BIND | $REC);
+chdir($root) or die "init: $root: $!\\n";
+mnt("proc", "proc", "proc", $NOSUID | $NODEV | $NOEXEC);
+mnt("tmpfs", "dev", "tmpfs", $NOSUID | $NOEXEC, "mode=755,size=64k");
+for my $device (qw(null zero full random urandom tty)) {
+    put("dev/$device", "");
+    mnt("/dev/$device", "dev/$device", "none", $BIND);
+}
+mkdir("dev/pts") and mkdir("dev/shm") or die "init: mkdir: $!\\n";
+mnt("devpts", "dev/pts", "devpts", $NOSUID | $NOEXEC, "newinstance,ptmxmode=0666,mode=620");
+link_to("pts/ptmx", "dev/ptmx");
+mnt("tmpfs", "dev/shm", "tmpfs", $NOSUID | $NODEV, "size=64m");
+link_to("/proc/self/fd", "dev/fd");
+link_to("/proc/self/fd/$_->[0]", "dev/$_->[1]") for [0, "stdin"], [1, "stdout"], [2, "stderr"];
+put("proc/sys/user/max_user_namespaces", "0\\n");
+put("etc/resolv.conf", "nameserver 10.0.2.3\\n") if $ENV{NETWORK};
+mnt("proc/sys", "proc/sys", "none", $BIND);
+mnt("none", "proc/sys", "none", $REMOUNT | $BIND | $RDONLY | $NOSUID | $NODEV | $NOEXEC);
+# (syscall() takes strings by reference: variables, not literals.)
+my ($here, $old, $detached, $name) = (".", ".oldroot", "/.oldroot", "sandbox");
+mkdir($old);
+syscall(155, $here, $old) == 0 or die "init: pivot_root: $!\\n";
+syscall(166, $detached, 2) == 0 or die "init: umount: $!\\n"; # MNT_DETACH
+rmdir($detached);
+chdir("/") or die "init: chdir /: $!\\n";
+syscall(170, $name, length $name) == 0 or die "init: sethostname: $!\\n";
+# lo up: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP.
+socket(my $sock, 2, 2, 0) or die "init: socket: $!\\n";
+my $ifreq = pack("a16 x24", "lo");
+ioctl($sock, 0x8913, $ifreq) or die "init: lo flags: $!\\n";
+my $flags = unpack("x16 s", $ifreq) | 1;
+$ifreq = pack("a16 s x22", "lo", $flags);
+ioctl($sock, 0x8914, $ifreq) or die "init: lo up: $!\\n";
+close($sock);
+if ($ENV{NETWORK}) {
+    system("/.sbx/usr/sbin/ip", "route", "add", "unreachable", $_) == 0 or die "init: route $_\\n" for split(" ", $ENV{PRIVATE_NETS});
+}
+$| = 1;
+print "READY $hostpid\\n";
+open(STDIN, "<", "/dev/null"); open(STDOUT, ">", "/dev/null"); open(STDERR, ">", "/dev/null");
+exec { "/.sbx/usr/bin/setpriv" } "setpriv", "--nnp", "--inh-caps=-all", "--bounding-set=-all", "/bin/sh", "-c", "while :; do sleep 2147483647 & wait; done";
+die "init: exec setpriv: $!\\n";`;
 
 /**
  * The creation chain, run as root on the host: joins the sandbox's cgroups, holds a user namespace
@@ -89,7 +126,7 @@ exec unshare --mount --propagation private -- /bin/sh -e -c '
   mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
   for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
   cd "$S/rootfs"
-  exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
+  exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /usr/bin/perl -e "$INIT_PL"'`;
 
 /**
  * The creation chain for an ordinary user (no root): the same root, built inside a user namespace
@@ -105,7 +142,7 @@ exec unshare --user --map-root-user --mount --propagation private -- /bin/sh -e 
   mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
   for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
   cd "$S/rootfs"
-  exec setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /bin/sh -c "$INIT_SH"'`;
+  exec setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /usr/bin/perl -e "$INIT_PL"'`;
 
 /**
  * Run as root on the host, first in the agent's chain: joins the sandbox's cgroups, binds the
@@ -302,7 +339,7 @@ export class LocalBackend implements SandboxBackend {
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
         PRIVATE_NETS,
-        INIT_SH,
+        INIT_PL,
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
