@@ -1,8 +1,9 @@
 // One-time host set-up for local sandboxes, shared by every server on the machine (default
 // /var/lib/acontext/sandboxes): the allowlisted /etc skeleton every sandbox root is built on, the
-// read-only helper tree mounted at /.sbx, and the idmapped-mount helper. The sandbox never sees
-// the host /etc, /root, /home or any data dir. Sandbox set-up runs as the sandbox's own unmapped
-// uid, so every directory on the way to a sandbox must be searchable (0711); nothing here is secret.
+// read-only helper tree mounted at /.sbx (the exec agent, the seccomp filter). The sandbox never
+// sees the host /etc, /root, /home or any data dir. Sandbox set-up runs as the sandbox's own
+// unmapped uid, so every directory on the way to a sandbox must be searchable (0711); nothing here
+// is secret.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -25,33 +26,10 @@ const ETC_ALLOWLIST = [
   "locale.alias", "mke2fs.conf", "iproute2", "fonts", "xml", "sgml",
 ];
 
-/**
- * idmap.pl USERNS_PID SRC DST [SRC DST …]: bind SRC at DST with ids mapped through the user
- * namespace of USERNS_PID (open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount). util-linux
- * 2.39 can do this with `mount -o X-mount.idmap`; Debian 12 has 2.38. Perl without modules, as
- * x86_64 syscall numbers: it starts in 3 ms where python3 with ctypes takes 100.
- */
-const IDMAP_PL = `use strict;
-my ($OPEN_TREE_CLONE, $O_CLOEXEC, $AT_RECURSIVE, $AT_EMPTY_PATH, $MOVE_MOUNT_F_EMPTY_PATH, $MOUNT_ATTR_IDMAP) = (1, 02000000, 0x8000, 0x1000, 4, 0x100000);
-my $AT_FDCWD = -100;
-open(my $userns, "<", "/proc/$ARGV[0]/ns/user") or die "idmap: user namespace of $ARGV[0]: $!\\n";
-my @pairs = @ARGV[1 .. $#ARGV];
-while (my ($src, $dst) = splice(@pairs, 0, 2)) {
-    my $empty = "";
-    my $fd = syscall(428, $AT_FDCWD, $src, $OPEN_TREE_CLONE | $O_CLOEXEC | $AT_RECURSIVE);
-    die "idmap: open_tree $src: $!\\n" if $fd < 0;
-    my $attr = pack("Q Q Q Q", $MOUNT_ATTR_IDMAP, 0, 0, fileno($userns));
-    syscall(442, $fd, $empty, $AT_EMPTY_PATH | $AT_RECURSIVE, $attr, length $attr) == 0 or die "idmap: mount_setattr $src: $!\\n";
-    syscall(429, $fd, $empty, $AT_FDCWD, $dst, $MOVE_MOUNT_F_EMPTY_PATH) == 0 or die "idmap: move_mount $dst: $!\\n";
-    syscall(3, $fd);
-}
-`;
-
 export interface HostLayout {
   root: string;
   base: string;
   helper: string;
-  idmap: string;
   /** One claim file per uid range in use, across servers. */
   uidClaims: string;
 }
@@ -61,7 +39,6 @@ export function hostLayout(stateDir: string): HostLayout {
     root: stateDir,
     base: join(stateDir, `base-v${SKELETON_VERSION}`),
     helper: join(stateDir, `helper-v${SKELETON_VERSION}`),
-    idmap: join(stateDir, `idmap-v${SKELETON_VERSION}.pl`),
     uidClaims: join(stateDir, "uid"),
   };
 }
@@ -77,7 +54,7 @@ export async function ensureHost(stateDir: string): Promise<HostLayout> {
   // As root, sandboxes are set up as their own uids; as a user, as that user.
   if (process.getuid?.() === 0) await assertSearchable(dirname(stateDir));
   await mkdir(layout.uidClaims, { recursive: true, mode: 0o700 });
-  if (existsSync(layout.base) && existsSync(layout.helper) && existsSync(layout.idmap)) return layout;
+  if (existsSync(layout.base) && existsSync(layout.helper)) return layout;
 
   const suffix = `.tmp-${process.pid}-${Date.now()}`;
   const base = layout.base + suffix;
@@ -102,14 +79,11 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
     // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
     await writeFile(join(helper, "seccomp.bpf"), seccompFilter(), { mode: 0o644 });
     await writeFile(join(helper, "agent.pl"), AGENT_PL, { mode: 0o644 });
-    await writeFile(layout.idmap + suffix, IDMAP_PL, { mode: 0o700 });
     await renameUnlessThere(base, layout.base);
     await renameUnlessThere(helper, layout.helper);
-    await renameUnlessThere(layout.idmap + suffix, layout.idmap);
   } finally {
     await rm(base, { recursive: true, force: true });
     await rm(helper, { recursive: true, force: true });
-    await rm(layout.idmap + suffix, { force: true });
   }
   return layout;
 }

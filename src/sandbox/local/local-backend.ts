@@ -102,9 +102,8 @@ die "init: exec setpriv: $!\\n";`;
 /**
  * The creation chain, run as root on the host: joins the sandbox's cgroups, holds a user namespace
  * with the sandbox's uid range, and in a private mount namespace (nothing leaks into the host's
- * mount table; everything vanishes with the sandbox) builds the root: a size-capped tmpfs for the
- * writable layers, idmapped lowers (skeleton and host /usr) under overlays, and the read-only
- * helper tree at /.sbx. Prints "HOLDER <pid>" and then, from PID 1, "READY <host pid>".
+ * mount table; everything vanishes with the sandbox) builds the root (ROOT_PL). Prints
+ * "HOLDER <pid>" and then, from PID 1, "READY <host pid>".
  * The chain is one process (each step execs the next) whose child is PID 1: it gets SIGKILL when
  * the server dies (pdeathsig, set after entering the user namespace, which would reset it), and
  * unshare --kill-child takes PID 1, so the whole sandbox, with it.
@@ -116,33 +115,61 @@ while [ "$(readlink /proc/$H/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do 
 echo "0 $B ${UID_RANGE}" > /proc/$H/uid_map; echo "0 $B ${UID_RANGE}" > /proc/$H/gid_map
 echo HOLDER $H
 export H
-exec unshare --mount --propagation private -- /bin/sh -e -c '
-  mount -t tmpfs -o size=$DISK,mode=0755 acontext-disk "$S/disk"
-  mkdir -p "$S/disk/root.u" "$S/disk/root.w" "$S/disk/usr.u" "$S/disk/usr.w"
-  chown $B:$B "$S/disk/root.u" "$S/disk/usr.u"
-  perl "$IDMAP" $H "$BASE" "$S/l-root" /usr "$S/l-usr"
-  mount -t overlay acontext-root -o lowerdir="$S/l-root",upperdir="$S/disk/root.u",workdir="$S/disk/root.w" "$S/rootfs"
-  mount -t overlay acontext-usr -o lowerdir="$S/l-usr",upperdir="$S/disk/usr.u",workdir="$S/disk/usr.w" "$S/rootfs/usr"
-  mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
-  for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
-  cd "$S/rootfs"
-  exec nsenter --user=/proc/$H/ns/user -- setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /usr/bin/perl -e "$INIT_PL"'`;
+exec unshare --mount --propagation private -- /usr/bin/perl -e "$ROOT_PL"`;
 
 /**
  * The creation chain for an ordinary user (no root): the same root, built inside a user namespace
  * that maps only the user to root (no uid range, no idmapped mounts: the host /usr and the
  * skeleton stay owned by nobody inside, so /usr is read-only). Prints "READY <host pid>".
  */
-const CREATE_USER_SH = `set -e
-exec unshare --user --map-root-user --mount --propagation private -- /bin/sh -e -c '
-  mount -t tmpfs -o size=$DISK,mode=0755 acontext-disk "$S/disk"
-  mkdir -p "$S/disk/root.u" "$S/disk/root.w" "$S/disk/usr.u" "$S/disk/usr.w"
-  mount -t overlay acontext-root -o lowerdir="$BASE",upperdir="$S/disk/root.u",workdir="$S/disk/root.w" "$S/rootfs"
-  mount -t overlay acontext-usr -o lowerdir=/usr,upperdir="$S/disk/usr.u",workdir="$S/disk/usr.w" "$S/rootfs/usr"
-  mount --bind "$HELPER" "$S/rootfs/.sbx"; mount --bind /usr "$S/rootfs/.sbx/usr"; mount --bind "$BASE/etc" "$S/rootfs/.sbx/etc"
-  for m in .sbx/usr .sbx/etc .sbx; do mount -o remount,bind,ro,nodev,nosuid "$S/rootfs/$m"; done
-  cd "$S/rootfs"
-  exec setpriv --pdeathsig KILL unshare --mount --pid --net --uts --ipc --cgroup --fork --kill-child --propagation private -- /usr/bin/perl -e "$INIT_PL"'`;
+const CREATE_USER_SH = `exec unshare --user --map-root-user --mount --propagation private -- /usr/bin/perl -e "$ROOT_PL"`;
+
+/**
+ * Builds a sandbox's root in the creation chain's private mount namespace, then starts PID 1 in
+ * new namespaces: a size-capped tmpfs for the writable layers; overlays over the skeleton and the
+ * host /usr (as root, idmapped into the sandbox's uid range with open_tree + mount_setattr +
+ * move_mount: util-linux 2.39 has `mount -o X-mount.idmap`, Debian 12 has 2.38); the read-only
+ * helper tree at /.sbx. One perl process (no modules) instead of a dozen `mount` commands.
+ */
+const ROOT_PL = `use strict;
+my ($RDONLY, $NOSUID, $NODEV, $REMOUNT, $BIND) = (1, 2, 4, 32, 4096);
+sub mnt {
+    my ($source, $target, $type, $flags, $data) = @_;
+    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "root: mount $target: $!\\n";
+}
+sub idmapped {
+    my ($userns, $source, $target) = @_;
+    my ($empty, $AT_FDCWD) = ("", -100);
+    # open_tree(OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE), mount_setattr(MOUNT_ATTR_IDMAP), move_mount.
+    my $fd = syscall(428, $AT_FDCWD, $source, 1 | 02000000 | 0x8000);
+    die "root: open_tree $source: $!\\n" if $fd < 0;
+    my $attr = pack("Q Q Q Q", 0x100000, 0, 0, fileno($userns));
+    syscall(442, $fd, $empty, 0x1000 | 0x8000, $attr, length $attr) == 0 or die "root: mount_setattr $source: $!\\n";
+    syscall(429, $fd, $empty, $AT_FDCWD, $target, 4) == 0 or die "root: move_mount $target: $!\\n";
+    syscall(3, $fd);
+}
+my ($S, $base, $holder) = ($ENV{S}, $ENV{BASE}, $ENV{H});
+mnt("acontext-disk", "$S/disk", "tmpfs", 0, "size=$ENV{DISK},mode=0755");
+mkdir("$S/disk/$_") or die "root: mkdir $_: $!\\n" for qw(root.u root.w usr.u usr.w);
+my ($root_lower, $usr_lower) = ($base, "/usr");
+if ($holder) {
+    chown($ENV{B}, $ENV{B}, "$S/disk/root.u", "$S/disk/usr.u") == 2 or die "root: chown: $!\\n";
+    open(my $userns, "<", "/proc/$holder/ns/user") or die "root: user namespace of $holder: $!\\n";
+    ($root_lower, $usr_lower) = ("$S/l-root", "$S/l-usr");
+    idmapped($userns, $base, $root_lower);
+    idmapped($userns, "/usr", $usr_lower);
+}
+mnt("acontext-root", "$S/rootfs", "overlay", 0, "lowerdir=$root_lower,upperdir=$S/disk/root.u,workdir=$S/disk/root.w");
+mnt("acontext-usr", "$S/rootfs/usr", "overlay", 0, "lowerdir=$usr_lower,upperdir=$S/disk/usr.u,workdir=$S/disk/usr.w");
+mnt($ENV{HELPER}, "$S/rootfs/.sbx", "none", $BIND);
+mnt("/usr", "$S/rootfs/.sbx/usr", "none", $BIND);
+mnt("$base/etc", "$S/rootfs/.sbx/etc", "none", $BIND);
+mnt("none", "$S/rootfs/$_", "none", $REMOUNT | $BIND | $RDONLY | $NODEV | $NOSUID) for qw(.sbx/usr .sbx/etc .sbx);
+chdir("$S/rootfs") or die "root: $S/rootfs: $!\\n";
+my @init = ("/usr/bin/setpriv", "--pdeathsig", "KILL", "/usr/bin/unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup",
+    "--fork", "--kill-child", "--propagation", "private", "--", "/usr/bin/perl", "-e", $ENV{INIT_PL});
+unshift(@init, "/usr/bin/nsenter", "--user=/proc/$holder/ns/user", "--") if $holder;
+exec { $init[0] } @init or die "root: exec $init[0]: $!\\n";`;
 
 /**
  * Run as root on the host, first in the agent's chain: joins the sandbox's cgroups, binds the
@@ -335,7 +362,7 @@ export class LocalBackend implements SandboxBackend {
         DISK: String(limits.diskBytes),
         BASE: host.base,
         HELPER: host.helper,
-        IDMAP: host.idmap,
+        ROOT_PL,
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
         PRIVATE_NETS,
