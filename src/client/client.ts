@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { EXTENSIONS_HEADER, type Extension } from "./extensions.js";
 
@@ -237,7 +238,6 @@ export class AcontextClient {
       if (body.data?.stderr) await options.onOutput("stderr", Buffer.from(body.data.stderr));
       return body.data?.exit_code ?? 1;
     }
-    const { createInterface } = await import("node:readline");
     let exitCode: number | undefined;
     for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
       if (!line) continue;

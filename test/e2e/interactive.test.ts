@@ -6,6 +6,7 @@ import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { portAnswers } from "../../src/scaffold/processes.js";
 import { CLI, copyFixture, freePort, isAlive, stubBin, useTempDirs } from "../helpers/cli.js";
+import { startServerProcess, TEST_KEY } from "../helpers/server.js";
 
 const tempDir = useTempDirs();
 const terminals: Array<{ kill: () => boolean }> = [];
@@ -121,5 +122,25 @@ describe("sandbox start on a terminal", () => {
     expect(term.screen()).toContain("stopped");
     expect(await isAlive(serverPid)).toBe(false);
     expect(await portAnswers(port, "127.0.0.1")).toBe(false);
+  });
+});
+
+describe("disk rm on a terminal", () => {
+  it("asks before deleting a disk (the prompt loads through the CLI's code-cache loader)", async () => {
+    const cwd = await tempDir();
+    const server = await startServerProcess();
+    const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+    const disk = ((await (await server.api("/disk", { method: "POST" })).json()) as { data: { id: string } }).data.id;
+    const listed = async () => ((await (await server.api("/disk")).json()) as { data: { items: Array<{ id: string }> } }).data.items.map((d) => d.id);
+
+    const no = onTerminal(["disk", "rm", disk], cwd, env);
+    await no.answer("Delete", "n\r");
+    expect((await no.child).exitCode).toBe(0);
+    expect(await listed()).toContain(disk);
+
+    const yes = onTerminal(["disk", "rm", disk], cwd, env);
+    await yes.answer("Delete", "y\r");
+    expect((await yes.child).exitCode).toBe(0);
+    expect(await listed()).not.toContain(disk);
   });
 });

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { importEsm } from "../esm.js";
 import { addTargetOptions, withApi } from "../api.js";
 import { CliError } from "../errors.js";
 import { isInteractive, say } from "../output.js";
@@ -26,7 +27,7 @@ export function diskRmCommand(): Command {
             exitCode: 2,
           });
         }
-        const { confirm } = await import("@inquirer/prompts");
+        const { confirm } = await importEsm<typeof import("@inquirer/prompts")>("@inquirer/prompts");
         const sure = await confirm({ message: `Delete ${disks.join(", ")} and every file on ${disks.length === 1 ? "it" : "them"}?`, default: false }, { output: process.stderr });
         if (!sure) return;
       }
