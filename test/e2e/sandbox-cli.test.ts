@@ -2,6 +2,7 @@
 // real server process with real local sandboxes (root only).
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
@@ -146,6 +147,15 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     ]);
     expect((await run(["disk", "cp", "-r", `disk://${disk}/snap/proj/`, `sandbox://${sandbox}/restore/`])).exitCode).toBe(0);
     expect((await run(["sandbox", "exec", sandbox, "--", "cat '/restore/proj/src/deep/name with space.txt'"])).stdout).toBe("spaced");
+  });
+
+  it.skipIf(Boolean(new LocalBackend(tmpdir(), "probe").networkUnavailable))("create --network gives the sandbox outbound network, off by default", async () => {
+    const { run } = await setup();
+    const online = (await run(["sandbox", "create", "--network"])).stdout.trim();
+    const offline = (await run(["sandbox", "create"])).stdout.trim();
+    const devices = "ip -o link | cut -d: -f2 | sort | xargs";
+    expect((await run(["sandbox", "exec", online, "--", devices])).stdout).toBe("lo tap0");
+    expect((await run(["sandbox", "exec", offline, "--", devices])).stdout).toBe("lo");
   });
 
   it("copies binary files to and from a sandbox byte for byte, and says when a sandbox file is missing", async () => {

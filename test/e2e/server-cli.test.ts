@@ -117,12 +117,21 @@ describe("acontext server", () => {
     [["--port", "http"], "a port is a whole number"],
     [["--port", "70000"], "a port is a whole number"],
     [["--max-upload", "lots"], "a size like"],
+    [["--warm", "-1"], "a whole number from 0 to 1000"],
+    [["--warm", "many"], "a whole number from 0 to 1000"],
     [["--bogus"], "unknown option"],
   ])("bad flags %j exit 2", async (args, message) => {
     const dataDir = await tempDataDir();
     const result = await runCli(["server", "start", "--data-dir", dataDir, ...args], { cwd: dataDir });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it("a bad ACONTEXT_WARM_SANDBOXES is a usage error that names it", async () => {
+    const dataDir = await tempDataDir();
+    const result = await runCli(["server", "start", "--data-dir", dataDir], { cwd: dataDir, env: { ACONTEXT_WARM_SANDBOXES: "lots" } });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("ACONTEXT_WARM_SANDBOXES=lots is not a whole number from 0 to 1000");
   });
 
   it("--max-upload is enforced over a real socket with a 413", async () => {
