@@ -15,7 +15,7 @@ import type { Progress } from "../cli/progress.js";
 import { shellQuote } from "../cli/units.js";
 import { APIError, type AcontextClient } from "../client/client.js";
 import { listFiles } from "./list.js";
-import { formatEndpoint, join, parseEndpoint, PlanError, planCopy, splitDiskPath, type Endpoint, type Kind } from "./plan.js";
+import { asDirectory, formatEndpoint, join, parseEndpoint, PlanError, planCopy, splitDiskPath, type Endpoint, type Kind } from "./plan.js";
 
 export interface CopyOptions {
   recursive: boolean;
@@ -80,12 +80,11 @@ export async function copy(client: AcontextClient, sourceTexts: string[], destin
 
 /** disk ↔ sandbox folders in one call, where the API can (extension "transfer-tree"). */
 async function copyTreeServerSide(client: AcontextClient, from: Endpoint, to: Endpoint): Promise<{ files: number; bytes: number } | undefined> {
-  const asDir = (path: string) => (path.endsWith("/") ? path : `${path}/`);
   if (from.kind === "disk" && to.kind === "sandbox" && (await client.supports("transfer-tree"))) {
-    return client.downloadTreeToSandbox(from.diskId, { file_path: asDir(from.path), sandbox_id: to.sandboxId, sandbox_path: to.path });
+    return client.downloadTreeToSandbox(from.diskId, { file_path: asDirectory(from.path), sandbox_id: to.sandboxId, sandbox_path: to.path });
   }
   if (from.kind === "sandbox" && to.kind === "disk" && (await client.supports("transfer-tree"))) {
-    const artifacts = await client.uploadTreeFromSandbox(to.diskId, { sandbox_id: from.sandboxId, sandbox_path: from.path, file_path: asDir(to.path) });
+    const artifacts = await client.uploadTreeFromSandbox(to.diskId, { sandbox_id: from.sandboxId, sandbox_path: from.path, file_path: asDirectory(to.path) });
     return { files: artifacts.length, bytes: artifacts.reduce((sum, artifact) => sum + (artifact.meta.__artifact_info__?.size ?? 0), 0) };
   }
   return undefined;
@@ -144,7 +143,7 @@ async function kindOf(client: AcontextClient, endpoint: Endpoint): Promise<Kind>
   }
   if (endpoint.kind === "sandbox") return sandboxKind(client, endpoint.sandboxId, endpoint.path);
   if (endpoint.kind !== "disk") return "missing";
-  const asDir = endpoint.path.endsWith("/") ? endpoint.path : `${endpoint.path}/`;
+  const asDir = asDirectory(endpoint.path);
   if (!endpoint.path.endsWith("/")) {
     try {
       await client.getArtifact(endpoint.diskId, endpoint.path);
@@ -172,7 +171,7 @@ async function expandTree(client: AcontextClient, from: Endpoint, to: Endpoint):
       pairs.push({ from: joinPath(from, relative), to: joinPath(to, relative) });
     }
   } else if (from.kind === "disk") {
-    const root = from.path.endsWith("/") ? from.path : `${from.path}/`;
+    const root = asDirectory(from.path);
     for (const entry of await listFiles(client, formatEndpoint({ ...from, path: root }), true)) {
       if (entry.type === "file") pairs.push({ from: { ...from, path: entry.path }, to: joinPath(to, entry.path.slice(root.length)) });
     }

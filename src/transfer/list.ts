@@ -1,7 +1,7 @@
 // Listing a disk directory for `disk ls`: directories first, then files; -R walks down.
 import { CliError } from "../cli/errors.js";
 import type { AcontextClient } from "../client/client.js";
-import { parseEndpoint } from "./plan.js";
+import { asDirectory, parseEndpoint } from "./plan.js";
 
 export interface Entry {
   path: string;
@@ -14,7 +14,7 @@ export interface Entry {
 export async function listFiles(client: AcontextClient, location: string, recursive: boolean): Promise<Entry[]> {
   const endpoint = parseEndpoint(location);
   if (endpoint.kind !== "disk") throw new CliError(`${location} is not on a disk`, { hint: "list files with disk://DISK_ID/dir/", exitCode: 2 });
-  const root = endpoint.path.endsWith("/") ? endpoint.path : `${endpoint.path}/`;
+  const root = asDirectory(endpoint.path);
   const entries: Entry[] = [];
   const queue = [root];
   while (queue.length) {

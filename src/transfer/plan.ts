@@ -119,6 +119,11 @@ export function join(endpoint: Endpoint, name: string): Endpoint {
 }
 
 /** A disk file path split into the API's directory (`/a/b/`) and filename. */
+/** A path as a directory: with one trailing "/". */
+export function asDirectory(path: string): string {
+  return path.endsWith("/") ? path : `${path}/`;
+}
+
 export function splitDiskPath(path: string): { dir: string; filename: string } {
   const normalized = path.startsWith("/") ? path : `/${path}`;
   const slash = normalized.lastIndexOf("/");

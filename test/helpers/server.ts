@@ -115,3 +115,17 @@ export function uploadForm(filename: string, content: string | Uint8Array, field
   form.append("file", new Blob([content]), filename);
   return form;
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the tests inspect freely
+export type Envelope<T = any> = { code: number; msg: string; error?: string; data: T };
+
+/** A JSON request to a server process's /api/v1, answered with its status and envelope. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see Envelope
+export async function call<T = any>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Envelope<T> }> {
+  const response = await server.api(path, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Envelope<T> };
+}

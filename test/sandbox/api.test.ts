@@ -4,20 +4,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../src/scaffold/processes.js";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
-import { startServerProcess, uploadForm, type ServerProcess } from "../helpers/server.js";
+import { call, startServerProcess, uploadForm, type Envelope, type ServerProcess } from "../helpers/server.js";
 
 const support = LocalBackend.supported();
-
-type Envelope<T = any> = { code: number; msg: string; data: T };
-
-async function call<T = any>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Envelope<T> }> {
-  const response = await server.api(path, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Envelope<T> };
-}
 
 /** The server's sandbox folders in the machine's state dir (its namespace is its project id). */
 async function sandboxDirs(server: ServerProcess): Promise<string[]> {

@@ -6,7 +6,7 @@ import { chown, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startServerProcess, uploadForm, type ServerProcess } from "../helpers/server.js";
+import { call, startServerProcess, uploadForm, type ServerProcess } from "../helpers/server.js";
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const canRun =
@@ -24,12 +24,6 @@ async function nobodyServer(): Promise<{ server: ServerProcess; home: string }> 
   // No ACONTEXT_SANDBOX_DIR: a user's sandboxes live under ~/.acontext by default.
   const server = await startServerProcess({ dataDir: join(home, "data"), user: NOBODY, env: { HOME: home, PATH: process.env.PATH! } });
   return { server, home };
-}
-
-async function call(server: ServerProcess, method: string, path: string, body?: unknown) {
-  const response = await server.api(path, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the test inspects freely
-  return { status: response.status, body: (await response.json()) as any };
 }
 
 describe.skipIf(!canRun)("local sandboxes as an ordinary user", () => {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { PassThrough, type Readable } from "node:stream";
 import { once } from "node:events";
+import { findOnPath } from "../../scaffold/package-manager.js";
 import { readStat, signalQuietly, sleep } from "../../scaffold/processes.js";
 import type { CreateOptions, ExecOptions, ExecResult, SandboxBackend, SandboxLimits } from "../backend.js";
 import { AgentUnreachable, agentRun, type AgentRun } from "./agent.js";
@@ -37,6 +38,14 @@ const CGROUP_V1_CONTROLLERS = ["memory", "pids", "cpu", "freezer"] as const;
  */
 const PRIVATE_NETS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10";
 
+/** What the set-up scripts below share: mount(2) and its flags, for perl without modules. */
+const MOUNT_PL = `use strict;
+my ($RDONLY, $NOSUID, $NODEV, $NOEXEC, $REMOUNT, $BIND, $REC) = (1, 2, 4, 8, 32, 4096, 16384);
+sub mnt {
+    my ($source, $target, $type, $flags, $data) = @_;
+    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "acontext: mount $target: $!\\n";
+}`;
+
 /**
  * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
  * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns and fences off
@@ -44,12 +53,7 @@ const PRIVATE_NETS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100
  * capability and only reaps orphans. One perl process (no modules) instead of ~25 short commands:
  * ~30 ms less per create. It runs the host's perl before the pivot, and nothing of the sandbox's.
  */
-const INIT_PL = `use strict;
-my ($RDONLY, $NOSUID, $NODEV, $NOEXEC, $REMOUNT, $BIND, $REC) = (1, 2, 4, 8, 32, 4096, 16384);
-sub mnt {
-    my ($source, $target, $type, $flags, $data) = @_;
-    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "init: mount $target: $!\\n";
-}
+const INIT_PL = `${MOUNT_PL}
 sub put { my ($file, $text) = @_; open(my $fh, ">", $file) or die "init: $file: $!\\n"; print $fh $text; close($fh) or die "init: $file: $!\\n"; }
 sub link_to { symlink($_[0], $_[1]) or die "init: symlink $_[1]: $!\\n"; }
 open(my $stat, "<", "/proc/self/stat") or die "init: /proc/self/stat: $!\\n";
@@ -131,12 +135,7 @@ const CREATE_USER_SH = `exec unshare --user --map-root-user --mount --propagatio
  * move_mount: util-linux 2.39 has `mount -o X-mount.idmap`, Debian 12 has 2.38); the read-only
  * helper tree at /.sbx. One perl process (no modules) instead of a dozen `mount` commands.
  */
-const ROOT_PL = `use strict;
-my ($RDONLY, $NOSUID, $NODEV, $REMOUNT, $BIND) = (1, 2, 4, 32, 4096);
-sub mnt {
-    my ($source, $target, $type, $flags, $data) = @_;
-    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "root: mount $target: $!\\n";
-}
+const ROOT_PL = `${MOUNT_PL}
 sub idmapped {
     my ($userns, $source, $target) = @_;
     my ($empty, $AT_FDCWD) = ("", -100);
@@ -266,7 +265,7 @@ export class LocalBackend implements SandboxBackend {
     this.cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
     this.privileged = process.getuid?.() === 0;
     this.cgroups = this.privileged && CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
-    this.networkUnavailable = !onPath("slirp4netns")
+    this.networkUnavailable = !findOnPath("slirp4netns")
       ? "network for local sandboxes needs slirp4netns on the server's machine (apt-get install slirp4netns)"
       : !this.privileged && !usable("/dev/net/tun")
         ? "network for an ordinary user's sandboxes needs /dev/net/tun to be usable by that user (most systems make it 0666)"
@@ -711,10 +710,6 @@ function usable(device: string): boolean {
   } catch {
     return false;
   }
-}
-
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? "/usr/bin:/bin").split(":").some((dir) => dir && existsSync(join(dir, program)));
 }
 
 function readIfExists(file: string): string | undefined {
