@@ -45,6 +45,22 @@ function redirect(targets) {
   };
 }
 
+/**
+ * commander requires node:child_process at the top, for executable subcommands we never use;
+ * loading it costs ~4 ms of every start. It loads on first use instead.
+ */
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const eager = "const childProcess = require('node:child_process');";
+      const text = readFileSync(args.path, "utf8");
+      if (!text.includes(eager)) throw new Error(`${args.path}: "${eager}" not found; update the lazy-child-process plugin`);
+      return { contents: text.replace(eager, "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };"), loader: "js" };
+    });
+  },
+};
+
 const common = {
   bundle: true,
   format: "cjs",
@@ -57,7 +73,7 @@ const common = {
 };
 
 rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
-await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli/main.cjs", plugins: [redirect(LAZY)] });
+await build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli/main.cjs", plugins: [redirect(LAZY), lazyChildProcess] });
 for (const [entry, out] of Object.entries(LAZY)) {
   await build({ ...common, entryPoints: [entry], outfile: resolve(root, "dist/cli", out), plugins: [redirect({ [ERRORS]: "./main.cjs" })] });
 }

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { fstatSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { AcontextClient, ExecRequest } from "../client/client.js";
-import { trapSignals } from "../scaffold/processes.js";
+import { trapSignals } from "./signals.js";
 import { CancelledError, CliError, EXIT } from "./errors.js";
 import { say, style } from "./output.js";
 import { commandFromArgv, shellQuote } from "./units.js";

@@ -1,13 +1,12 @@
 // The typed Acontext API client: the only code in the CLI that speaks HTTP to the API. It unwraps
 // the {code, data, msg} envelope, turns failures into APIError / ConnectionError, and streams
 // uploads and downloads (node:http, never a whole file in memory).
-import { randomBytes } from "node:crypto";
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
-import { createInterface } from "node:readline";
 import { pipeline } from "node:stream/promises";
 import { EXTENSIONS_HEADER, type Extension } from "./extensions.js";
+import { lines } from "./lines.js";
 
 const lazyRequire = createRequire(import.meta.url);
 
@@ -132,6 +131,8 @@ export class AcontextClient {
 
   /** Uploads `source` as `dir` + `filename` (replacing what was there), streamed. */
   upload(diskId: string, dir: string, filename: string, source: Readable, size?: number): Promise<Artifact> {
+    // node:crypto loads here only: ~4 ms of start-up for the commands that never upload.
+    const { randomBytes } = lazyRequire("node:crypto") as typeof import("node:crypto");
     const boundary = `acontext-${randomBytes(12).toString("hex")}`;
     const head = Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="file_path"\r\n\r\n${dir}\r\n` +
@@ -239,7 +240,7 @@ export class AcontextClient {
       return body.data?.exit_code ?? 1;
     }
     let exitCode: number | undefined;
-    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
+    for await (const line of lines(res)) {
       if (!line) continue;
       const event = JSON.parse(line) as { type: string; data?: string; exit_code?: number };
       if (event.type === "stdout" || event.type === "stderr") await options.onOutput(event.type, Buffer.from(event.data ?? "", "base64"));

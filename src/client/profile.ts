@@ -1,5 +1,6 @@
-// The saved login: ~/.acontext/config.json (0600), {base_url?, api_key}.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+// The saved login: ~/.acontext/config.json (0600), {base_url?, api_key}. Synchronous node:fs on
+// purpose: every API command reads it at start-up, and node:fs/promises would cost ~1.5 ms to load.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -15,7 +16,7 @@ export function profilePath(): string {
 export async function readProfile(): Promise<Profile | undefined> {
   let text: string;
   try {
-    text = await readFile(profilePath(), "utf8");
+    text = readFileSync(profilePath(), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
@@ -30,14 +31,14 @@ export async function readProfile(): Promise<Profile | undefined> {
 
 export async function writeProfile(profile: Profile): Promise<string> {
   const file = profilePath();
-  await mkdir(join(file, ".."), { recursive: true, mode: 0o700 });
-  await writeFile(file, `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600 });
+  mkdirSync(join(file, ".."), { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${JSON.stringify(profile, null, 2)}\n`, { mode: 0o600 });
   return file;
 }
 
 export async function deleteProfile(): Promise<boolean> {
   try {
-    await rm(profilePath());
+    rmSync(profilePath());
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;

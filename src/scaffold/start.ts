@@ -25,7 +25,7 @@ import {
   validateProjectName,
   type BundledTemplate,
 } from "./templates.js";
-import { trapSignals } from "./processes.js";
+import { trapSignals } from "../cli/signals.js";
 
 export interface StartOptions {
   /** Positional: a project folder under `dir`, or a bundled template's name. */
