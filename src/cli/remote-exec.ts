@@ -14,6 +14,8 @@ export interface RemoteExecFlags {
   workdir?: string;
   /** Seconds. */
   timeout?: number;
+  /** Send piped stdin even to an API that cannot stream it (read to its end first). */
+  stdin?: boolean;
 }
 
 /**
@@ -31,10 +33,11 @@ export function inCommand(spec: ExecRequest): ExecRequest {
 }
 
 /** Piped or redirected stdin (a FIFO, file or socket), never a terminal or /dev/null. */
-export function pipedStdin(): Readable | undefined {
+export function pipedStdin(): { stream: Readable; fileSize?: number } | undefined {
   try {
     const stat = fstatSync(0);
-    return stat.isFIFO() || stat.isFile() || stat.isSocket() ? process.stdin : undefined;
+    if (stat.isFile()) return { stream: process.stdin, fileSize: stat.size };
+    return stat.isFIFO() || stat.isSocket() ? { stream: process.stdin } : undefined;
   } catch {
     return undefined;
   }
@@ -44,14 +47,25 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
   const env = Object.fromEntries((flags.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
   let spec: ExecRequest = { command: commandFromArgv(argv), cwd: flags.workdir, env: Object.keys(env).length ? env : undefined, timeout: flags.timeout };
   if ((spec.cwd || spec.env || spec.timeout) && !(await client.supports("exec-options"))) spec = inCommand(spec);
-  let stdin = pipedStdin();
-  if (stdin && !(await client.supports("exec-stdin"))) {
-    say(style("dim", `note: ${client.baseUrl} takes no stdin for exec; not forwarding it (send data first: acontext disk cp - sandbox://${id}/path)`));
-    stdin.destroy();
-    stdin = undefined;
-  }
+  const piped = pipedStdin();
+  let stdin = piped?.stream;
   const trap = trapSignals();
+  let staging: import("../transfer/copy.js").StagingDisk | undefined;
   try {
+    if (piped && !(await client.supports("exec-stdin"))) {
+      stdin = undefined;
+      // The API runs the command to its end in one request: stdin has to be there before it
+      // starts. A file has an end; a pipe may never end (an agent's idle stdin), so only on request.
+      if (piped.fileSize !== undefined || flags.stdin) {
+        const { StagingDisk } = await import("../transfer/copy.js");
+        staging = new StagingDisk(client);
+        spec = { ...spec, command: (await staging.stdinFile(id, piped.stream, piped.fileSize, trap.signal)) + spec.command };
+        if (trap.signal.aborted) throw new CancelledError();
+      } else {
+        say(style("dim", `note: ${client.baseUrl} cannot stream stdin to exec; not forwarding it (--stdin sends it whole before the command starts)`));
+        piped.stream.destroy();
+      }
+    }
     return await client.exec(
       id,
       spec,
@@ -71,5 +85,6 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
     trap.dispose();
     // The command is done: stop reading an input that may never end (an idle pipe), so we exit.
     stdin?.destroy();
+    await staging?.remove();
   }
 }

@@ -95,7 +95,7 @@ async function copyTreeServerSide(client: AcontextClient, from: Endpoint, to: En
  * sandbox → disk → here, and here → disk → sandbox, with the API's transfer routes. Each file gets
  * its own folder (the routes keep file names). Deleted, with its files, when the copy ends.
  */
-class StagingDisk {
+export class StagingDisk {
   private id: Promise<string> | undefined;
   private files = 0;
 
@@ -123,6 +123,23 @@ class StagingDisk {
     await this.client.upload(diskId, folder, filename, source, size);
     const ok = await this.client.downloadToSandbox(diskId, { file_path: folder, filename, sandbox_id: to.sandboxId, sandbox_path: dir });
     if (!ok) throw new CliError(`the API could not write ${formatEndpoint(to)}`);
+  }
+
+  /**
+   * Stdin for an API whose exec takes none: put in the sandbox as a file, then read by the command
+   * through the returned prefix, which also deletes it. Aborting `signal` stops the upload.
+   */
+  async stdinFile(sandboxId: string, stdin: Readable, size: number | undefined, signal: AbortSignal): Promise<string> {
+    const path = `/tmp/.acontext-stdin-${process.pid}-${Date.now().toString(36)}`;
+    const stop = () => stdin.destroy(new Error("cancelled"));
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      await this.toSandbox(stdin, size, { kind: "sandbox", sandboxId, path });
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+    // `exec <` makes the file the shell's stdin for the whole command; once open it can go.
+    return `exec < ${shellQuote(path)} && rm -f -- ${shellQuote(path)}\n`;
   }
 
   async remove(): Promise<void> {

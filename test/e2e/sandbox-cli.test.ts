@@ -183,7 +183,7 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
 
     expect((await run(["disk", "cp", "blob.bin", "it's here.txt", `sandbox://${sandbox}/workspace/in/`])).exitCode).toBe(0);
     const check = await run(["sandbox", "exec", sandbox, "--", "sha256sum /workspace/in/blob.bin; cat \"/workspace/in/it's here.txt\""]);
-    expect(check.stderr).toContain("takes no stdin");
+    expect(check.stderr).toContain("cannot stream stdin to exec; not forwarding it (--stdin sends it");
     expect(check.stdout).toBe(
       `${createHash("sha256").update(bytes).digest("hex")}  /workspace/in/blob.bin\nquoted`,
     );
@@ -199,10 +199,48 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect(timeout.exitCode).toBe(2);
     expect(timeout.stderr).toContain("this API has no timeout for exec");
 
+    // Stdin: a file always (it ends), a pipe with --stdin; sent as a file the command reads, which
+    // it deletes, through a temporary disk; -e and -w still apply.
+    const input = randomBytes(2_000_000);
+    const inputHash = createHash("sha256").update(input).digest("hex");
+    await writeFile(join(home, "input.bin"), input);
+    const piped = await runCli(["sandbox", "exec", "--stdin", "-e", "A=1", "-w", "/workspace/in", sandbox, "--", 'sha256sum; echo "$A $(pwd)"'], {
+      cwd: home,
+      env,
+      input,
+    });
+    expect(piped).toMatchObject({ exitCode: 0, stdout: `${inputHash}  -\n1 /workspace/in`, stderr: "" });
+    const fromFile = await execa("sh", ["-c", 'exec "$0" "$@" < input.bin', process.execPath, CLI, "sandbox", "exec", sandbox, "--", "sha256sum"], {
+      cwd: home,
+      env,
+      reject: false,
+    });
+    expect(fromFile).toMatchObject({ exitCode: 0, stdout: `${inputHash}  -` });
+    const exitCode = await runCli(["sandbox", "exec", "--stdin", sandbox, "--", "cat > /dev/null; exit 3"], { cwd: home, env, input: "x\n" });
+    expect(exitCode.exitCode).toBe(3);
+    expect((await run(["sandbox", "exec", sandbox, "--", "ls -A /tmp | grep -c acontext-stdin || true"])).stdout).toBe("0");
+
     // It really went the upstream way, and the staging disks are gone.
     expect(proxy.requests).toContain("POST /api/v1/disk");
     expect(proxy.requests.some((line) => line.endsWith("/artifact/download_to_sandbox"))).toBe(true);
     expect(proxy.requests.some((line) => line.endsWith("/artifact/upload_from_sandbox"))).toBe(true);
     expect(JSON.parse((await run(["disk", "ls", "--json"])).stdout)).toEqual([]);
+  });
+
+  it("Ctrl-C while stdin is being sent to an upstream-shaped API: exit 130, the temporary disk removed", async () => {
+    const { server, home } = await setup();
+    const proxy = await upstreamProxy(server.url);
+    const env = { HOME: home, ACONTEXT_BASE_URL: proxy.url, ACONTEXT_API_KEY: TEST_KEY };
+    const sandbox = (await runCli(["sandbox", "create"], { cwd: home, env })).stdout.trim();
+    // stdin: a pipe that stays open and idle, so the upload of it is in flight until the signal.
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", "--stdin", sandbox, "--", "cat"], { cwd: home, env: { ...process.env, ...env }, reject: false, stdin: "pipe" });
+    cli.stdin!.write("some input\n");
+    while (!proxy.requests.some((line) => /^POST \/api\/v1\/disk\/[^/]+\/artifact$/.test(line))) await new Promise((resolve) => setTimeout(resolve, 20));
+    cli.kill("SIGINT");
+    const result = await cli;
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr).toContain("cancelled");
+    expect(JSON.parse((await runCli(["disk", "ls", "--json"], { cwd: home, env })).stdout)).toEqual([]);
+    expect(proxy.requests.some((line) => line.endsWith("/exec"))).toBe(false);
   });
 });

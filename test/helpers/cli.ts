@@ -31,7 +31,7 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Folders put first on PATH (stub binaries). */
   path?: string[];
-  input?: string;
+  input?: string | Uint8Array;
 }
 
 function envFor(options: RunOptions): NodeJS.ProcessEnv {

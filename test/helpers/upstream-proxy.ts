@@ -40,6 +40,10 @@ function forward(target: string, req: IncomingMessage, res: ServerResponse, head
     answer.pipe(res);
   });
   upstream.on("error", () => res.destroy());
+  // A client that goes away mid-request takes the forwarded request with it, as it would upstream.
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
   if (body !== undefined) upstream.end(body);
   else req.pipe(upstream);
 }

@@ -7,6 +7,7 @@ interface Flags {
   env?: string[];
   workdir?: string;
   timeout?: number;
+  stdin?: boolean;
   baseUrl?: string;
   apiKey?: string;
 }
@@ -44,6 +45,7 @@ export function addExecOptions(command: Command): Command {
     .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
     .option("-w, --workdir <dir>", "working directory (default /workspace)")
     .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
+    .option("--stdin", "on an API that cannot stream stdin, read piped stdin to its end and send it first")
     .passThroughOptions();
 }
 
@@ -55,7 +57,7 @@ export async function execInSandbox(id: string, argv: string[], flags: Flags): P
   try {
     return await withApi(flags, "list sandboxes: acontext sandbox ls -a", async ({ client }) => {
       const { runRemote } = await import("../remote-exec.js");
-      return runRemote(client, id, command, { env: flags.env, workdir: flags.workdir, timeout: flags.timeout ? Math.ceil(flags.timeout) : undefined });
+      return runRemote(client, id, command, { env: flags.env, workdir: flags.workdir, timeout: flags.timeout ? Math.ceil(flags.timeout) : undefined, stdin: flags.stdin });
     });
   } catch (err) {
     throw asCliFailure(err);

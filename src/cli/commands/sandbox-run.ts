@@ -10,6 +10,7 @@ interface Flags {
   env?: string[];
   workdir?: string;
   timeout?: number;
+  stdin?: boolean;
   baseUrl?: string;
   apiKey?: string;
 }
