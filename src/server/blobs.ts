@@ -23,7 +23,9 @@ export interface StagedBlob {
 }
 
 const HEAD_BYTES = 4096;
-const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+// What the receiving side may run ahead of the disk: 16 MiB made a 1 GiB upload ~11% faster than
+// 4 MiB here, for ~4 MiB more peak RSS (32 MiB gained nothing more and cost ~50 MiB).
+const WRITE_BUFFER_BYTES = 16 * 1024 * 1024;
 const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
 export class BlobStore {
