@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync, statSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -69,12 +70,29 @@ export async function benchServer() {
 
     const downloaded = join(work, "down.bin");
     const downloadSeconds = await median(async () => {
+      // Removed first: truncating the last run's 1 GiB inside the timed part cost ~1 s.
+      await rm(downloaded, { force: true });
       settle();
       const start = process.hrtime.bigint();
       await downloadFile(`${server.url}/api/v1/disk/${diskId}/artifact/download?file_path=/big.bin`, downloaded);
       return seconds(start);
     });
     if ((await sha256(downloaded)) !== sourceHash) throw new Error("the downloaded file differs from the upload");
+
+    // Where a download's time goes: the same GET with the bytes thrown away, through node:http
+    // (whose parser copies every body chunk) and through a bare socket (no HTTP parsing at all).
+    const downloadUrl = `${server.url}/api/v1/disk/${diskId}/artifact/download?file_path=/big.bin`;
+    const discardSeconds = await median(async () => {
+      const start = process.hrtime.bigint();
+      await downloadFile(downloadUrl, null);
+      return seconds(start);
+    });
+    const socketSeconds = await median(async () => {
+      const start = process.hrtime.bigint();
+      const received = await rawGet(downloadUrl);
+      if (received < size) throw new Error(`the socket received ${received} bytes`);
+      return seconds(start);
+    });
 
     // The same through the CLI (`acontext disk cp`), with the CLI's peak RSS.
     const cliEnv = { ...process.env, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: KEY };
@@ -116,6 +134,8 @@ export async function benchServer() {
       `| \`cp\` + \`sync\` (durable baseline) | ${durableCpSeconds.toFixed(2)} | ${mbps(durableCpSeconds)} | ${(cpSeconds / durableCpSeconds).toFixed(2)}× | 1.00× |`,
       `| upload (multipart POST, fsynced before 201) | ${uploadSeconds.toFixed(2)} | ${mbps(uploadSeconds)} | ${(cpSeconds / uploadSeconds).toFixed(2)}× | ${(durableCpSeconds / uploadSeconds).toFixed(2)}× |`,
       `| download (GET artifact/download to a file) | ${downloadSeconds.toFixed(2)} | ${mbps(downloadSeconds)} | ${(cpSeconds / downloadSeconds).toFixed(2)}× | ${(durableCpSeconds / downloadSeconds).toFixed(2)}× |`,
+      `| the same GET, bytes discarded (node:http) | ${discardSeconds.toFixed(2)} | ${mbps(discardSeconds)} | ${(cpSeconds / discardSeconds).toFixed(2)}× | ${(durableCpSeconds / discardSeconds).toFixed(2)}× |`,
+      `| the same GET, bytes discarded (bare socket) | ${socketSeconds.toFixed(2)} | ${mbps(socketSeconds)} | ${(cpSeconds / socketSeconds).toFixed(2)}× | ${(durableCpSeconds / socketSeconds).toFixed(2)}× |`,
       `| \`acontext disk cp\` local → disk | ${cliUploadSeconds.toFixed(2)} | ${mbps(cliUploadSeconds)} | ${(cpSeconds / cliUploadSeconds).toFixed(2)}× | ${(durableCpSeconds / cliUploadSeconds).toFixed(2)}× |`,
       `| \`acontext disk cp\` disk → local | ${cliDownloadSeconds.toFixed(2)} | ${mbps(cliDownloadSeconds)} | ${(cpSeconds / cliDownloadSeconds).toFixed(2)}× | ${(durableCpSeconds / cliDownloadSeconds).toFixed(2)}× |`,
       "",
@@ -183,15 +203,34 @@ function uploadFile(url, diskId, path) {
   });
 }
 
-/** A streaming download with node:http (undici's fetch body is the bottleneck at this size). */
+/** A streaming download with node:http (undici's fetch body is the bottleneck at this size); `path` null discards. */
 function downloadFile(url, path) {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { authorization: `Bearer ${KEY}` } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`download answered ${res.statusCode}`));
+      if (path === null) {
+        res.resume();
+        res.once("end", resolve);
+        res.once("error", reject);
+        return;
+      }
       pipeline(res, createWriteStream(path, { highWaterMark: 1024 * 1024 })).then(resolve, reject);
     });
     req.once("error", reject);
     req.end();
+  });
+}
+
+/** GET over a bare TCP socket, reading into one reused buffer; returns the bytes received (headers too). */
+function rawGet(url) {
+  const { hostname, port, pathname, search } = new URL(url);
+  let received = 0;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port), onread: { buffer: Buffer.allocUnsafe(1024 * 1024), callback: (n) => void (received += n) } }, () =>
+      socket.write(`GET ${pathname}${search} HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${KEY}\r\nconnection: close\r\n\r\n`),
+    );
+    socket.once("error", reject);
+    socket.once("close", () => resolve(received));
   });
 }
 
