@@ -6,7 +6,6 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync, statSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { request } from "node:http";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -79,20 +78,13 @@ export async function benchServer() {
     });
     if ((await sha256(downloaded)) !== sourceHash) throw new Error("the downloaded file differs from the upload");
 
-    // Where a download's time goes: the same GET with the bytes thrown away, through node:http
-    // (whose parser copies every body chunk) and through a bare socket (no HTTP parsing at all).
+    // Where a download's time goes: the same GET with the bytes thrown away, in a process of its
+    // own, through node:http (whose parser copies every body chunk) and through a bare socket.
     const downloadUrl = `${server.url}/api/v1/disk/${diskId}/artifact/download?file_path=/big.bin`;
-    const discardSeconds = await median(async () => {
-      const start = process.hrtime.bigint();
-      await downloadFile(downloadUrl, null);
-      return seconds(start);
-    });
-    const socketSeconds = await median(async () => {
-      const start = process.hrtime.bigint();
-      const received = await rawGet(downloadUrl);
-      if (received < size) throw new Error(`the socket received ${received} bytes`);
-      return seconds(start);
-    });
+    const getDiscard = fileURLToPath(new URL("get-discard.cjs", import.meta.url));
+    const discardEnv = { ...process.env, BODY_BYTES: String(size) };
+    const discardSeconds = await median(async () => (await timedChild([getDiscard, "http", downloadUrl, KEY], discardEnv)).seconds);
+    const socketSeconds = await median(async () => (await timedChild([getDiscard, "socket", downloadUrl, KEY], discardEnv)).seconds);
 
     // The same through the CLI (`acontext disk cp`), with the CLI's peak RSS.
     const cliEnv = { ...process.env, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: KEY };
@@ -203,34 +195,15 @@ function uploadFile(url, diskId, path) {
   });
 }
 
-/** A streaming download with node:http (undici's fetch body is the bottleneck at this size); `path` null discards. */
+/** A streaming download with node:http (undici's fetch body is the bottleneck at this size). */
 function downloadFile(url, path) {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { authorization: `Bearer ${KEY}` } }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`download answered ${res.statusCode}`));
-      if (path === null) {
-        res.resume();
-        res.once("end", resolve);
-        res.once("error", reject);
-        return;
-      }
       pipeline(res, createWriteStream(path, { highWaterMark: 1024 * 1024 })).then(resolve, reject);
     });
     req.once("error", reject);
     req.end();
-  });
-}
-
-/** GET over a bare TCP socket, reading into one reused buffer; returns the bytes received (headers too). */
-function rawGet(url) {
-  const { hostname, port, pathname, search } = new URL(url);
-  let received = 0;
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), onread: { buffer: Buffer.allocUnsafe(1024 * 1024), callback: (n) => void (received += n) } }, () =>
-      socket.write(`GET ${pathname}${search} HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${KEY}\r\nconnection: close\r\n\r\n`),
-    );
-    socket.once("error", reject);
-    socket.once("close", () => resolve(received));
   });
 }
 
