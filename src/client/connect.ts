@@ -79,7 +79,8 @@ export function explain(err: unknown, connection: Connection | undefined, notFou
         cause: err,
       });
     }
-    if (err.status === 404) return new CliError(message, { hint: notFoundHint, cause: err });
+    // An id that is not even a UUID (upstream: 400 "invalid sandbox_id") is found the same way.
+    if (err.status === 404 || (err.status === 400 && /^invalid \w+_id$/.test(err.message))) return new CliError(message, { hint: notFoundHint, cause: err });
     return new CliError(message, { cause: err });
   }
   return err;

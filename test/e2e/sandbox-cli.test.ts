@@ -61,6 +61,8 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     const missing = await run(["sandbox", "exec", "00000000-0000-4000-8000-000000000000", "--", "true"]);
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain("hint: list sandboxes: acontext sandbox ls -a");
+    const malformed = await run(["sandbox", "exec", "not-an-id", "--", "true"]);
+    expect(malformed).toMatchObject({ exitCode: 125, stderr: expect.stringMatching(/^error: invalid sandbox_id \(HTTP 400\).*\nhint: list sandboxes: acontext sandbox ls -a$/) });
     expect((await run(["sandbox", "exec", "-e", "not valid", sandbox, "--", "true"])).exitCode).toBe(2);
     expect((await run(["sandbox", "exec", "--timeout", "soon", sandbox, "--", "true"])).exitCode).toBe(2);
     expect((await run(["sandbox", "kill"])).exitCode).toBe(2);
