@@ -33,6 +33,15 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** May return a promise: that stream of the command is paused until it settles (backpressure). */
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
+  /** Run on a pseudo-terminal: all output comes as "stdout", stdin is what the user types. */
+  tty?: Terminal;
+}
+
+export interface Terminal {
+  rows: number;
+  cols: number;
+  /** Registers for the terminal's later sizes, as the user resizes the window. */
+  onResize?: (listener: (size: { rows: number; cols: number }) => void) => void;
 }
 
 export interface ExecResult {

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
 import { freePort } from "../helpers/cli.js";
@@ -150,6 +150,37 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     const stuck = await run(id, "sleep 31", { timeoutMs: 500, stdin: Readable.from([Buffer.alloc(8 * 1024 ** 2)]) });
     expect(stuck).toMatchObject({ exitCode: 124, timedOut: true });
     expect((await run(id, "ps -e -o args=")).stdout).not.toContain("sleep 31");
+  });
+
+  it("runs a command on a terminal: its size, a resize, typed input, Ctrl-C as a signal", async () => {
+    const id = await sandbox();
+    const stdin = new PassThrough();
+    let resize: (size: { rows: number; cols: number }) => void = () => {};
+    let output = "";
+    const seen: Array<{ pattern: RegExp; found: () => void }> = [];
+    const waitFor = (pattern: RegExp) => new Promise<void>((found) => (pattern.test(output) ? found() : seen.push({ pattern, found })));
+    const script = [
+      "tty; stty size; read line; echo \"got:$line\"",
+      "trap 'echo interrupted; stty size; exit 3' INT",
+      "echo waiting; while :; do sleep 0.1; done",
+    ].join("\n");
+    const result = backend.exec(id, {
+      command: script,
+      stdin,
+      tty: { rows: 30, cols: 100, onResize: (listener) => (resize = listener) },
+      onOutput: (stream, chunk) => {
+        expect(stream).toBe("stdout"); // a terminal has one output
+        output += chunk.toString();
+        for (const waiter of seen.filter((w) => w.pattern.test(output))) seen.splice(seen.indexOf(waiter), 1), waiter.found();
+      },
+    });
+    await waitFor(/^\/dev\/pts\/\d+\r\n30 100\r\n/);
+    stdin.write("hello\r"); // Enter on a terminal; the line discipline makes it \n
+    await waitFor(/got:hello\r\n[\s\S]*waiting\r\n/);
+    resize({ rows: 40, cols: 120 });
+    stdin.write("\x03"); // Ctrl-C: SIGINT to the command's process group
+    expect(await result).toEqual({ exitCode: 3, timedOut: false });
+    expect(output).toMatch(/interrupted\r\n40 120\r\n$/);
   });
 
   it("an exec agent killed from inside is started again; the exec that killed it says so", async () => {

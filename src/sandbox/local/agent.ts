@@ -11,7 +11,9 @@
 //
 // Frames both ways: 1 type byte, a 4-byte big-endian length, the bytes.
 //   server → agent: "h" cwd NUL command NUL K=V NUL …   (first frame: run a command)
+//                   "t" rows SP cols NUL cwd NUL command NUL K=V …  (the same on a terminal)
 //                   "i" stdin bytes; an empty "i" closes the command's stdin
+//                   "w" rows SP cols                   (the terminal's new size)
 //                   "k" pgid                           (first frame of a kill connection)
 //   agent → server: "p" the command's pid (= its process group, inside the sandbox)
 //                   "o" stdout bytes, "e" stderr bytes, "x" the exit code (128+N for signal N)
@@ -117,36 +119,64 @@ sub read_frame {
     return ($type, $buf);
 }
 
+# A terminal's size: TIOCSWINSZ on the pseudo-terminal's master (the kernel tells the command).
+sub set_size {
+    my ($master, $size) = @_;
+    my ($rows, $cols) = $size =~ /^([0-9]{1,5}) ([0-9]{1,5})$/ or return;
+    ioctl($master, 0x5414, pack("S4", $rows, $cols, 0, 0));
+}
+
 sub handle {
     my ($conn) = @_;
     my ($type, $body) = read_frame($conn) or return;
     if ($type eq "k") { kill("KILL", -$body) if $body =~ /^[0-9]+$/ && $body > 1; return; }
-    return unless $type eq "h";
-    my ($cwd, $command, @env) = split(/\\0/, $body, -1);
-    pipe(my $in_r, my $in_w) or return;
-    pipe(my $out_r, my $out_w) or return;
-    pipe(my $err_r, my $err_w) or return;
+    return unless $type eq "h" || $type eq "t";
+    my ($size, $cwd, $command, @env) = split(/\\0/, ($type eq "h" ? "\\0" : "") . $body, -1);
+    my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $master, $pts);
+    if ($type eq "t") {
+        # A pseudo-terminal: O_RDWR | O_NOCTTY on /dev/ptmx, TIOCSPTLCK 0 (unlock), TIOCGPTN (its number).
+        sysopen($master, "/dev/ptmx", 2 | 0400) or return refuse($conn, "no pseudo-terminal: $!");
+        my ($unlock, $number) = (pack("i", 0), pack("i", 0));
+        ioctl($master, 0x40045431, $unlock) or return refuse($conn, "no pseudo-terminal: $!");
+        ioctl($master, 0x80045430, $number) or return refuse($conn, "no pseudo-terminal: $!");
+        $pts = "/dev/pts/" . unpack("i", $number);
+        set_size($master, $size);
+        # Output and input both go through the master; input through a second descriptor, which
+        # can be closed at the end of stdin without closing the terminal.
+        $out_r = $master;
+        open($in_w, "+<&", $master) or return refuse($conn, $!);
+    } else {
+        pipe($in_r, $in_w) or return;
+        pipe($out_r, $out_w) or return;
+        pipe($err_r, $err_w) or return;
+    }
     my $pid = fork();
     return refuse($conn, $!) unless defined $pid;
     if ($pid == 0) {
         syscall(112); # setsid: the command leads its own process group
         $SIG{PIPE} = "DEFAULT";
-        dup2(fileno($in_r), 0);
-        dup2(fileno($out_w), 1);
-        dup2(fileno($err_w), 2);
+        if ($pts) {
+            # Opened by a session leader with no terminal, it becomes the controlling terminal.
+            sysopen(my $slave, $pts, 2) or _exit(126);
+            dup2(fileno($slave), $_) for 0 .. 2;
+        } else {
+            dup2(fileno($in_r), 0);
+            dup2(fileno($out_w), 1);
+            dup2(fileno($err_w), 2);
+        }
         unless (chdir($cwd)) { print STDERR "sh: cd: $cwd: $!\\n"; _exit(2); }
         %ENV = map { split(/=/, $_, 2) } @env;
         exec { "/bin/sh" } "sh", "-c", $command;
         print STDERR "acontext: cannot run /bin/sh: $!\\n";
         _exit(127);
     }
-    close($in_r); close($out_w); close($err_w);
+    close($in_r) if $in_r; close($out_w) if $out_w; close($err_w) if $err_w;
     my $gone = sub { kill("KILL", -$pid); _exit(0); };
     send_frame($conn, "p", $pid) or $gone->();
     # A pidfd turns the command's exit into a readable fd: no signal races.
     my $pidfd = syscall(434, $pid, 0);
     fcntl($in_w, $F_SETFL, fcntl($in_w, $F_GETFL, 0) | $O_NONBLOCK);
-    my %out = (o => $out_r, e => $err_r);
+    my %out = $pts ? (o => $out_r) : (o => $out_r, e => $err_r);
     my ($inbuf, $stdin, $stdin_eof, $status) = ("", "", 0, undef);
     while (%out) {
         my ($rin, $win) = ("", "");
@@ -170,6 +200,7 @@ sub handle {
         for my $kind (keys %out) {
             next unless vec($rout, fileno($out{$kind}), 1);
             my $got = sysread($out{$kind}, my $chunk, 65536);
+            next if !defined $got && $! == $EAGAIN; # the terminal's master shares O_NONBLOCK with its input side
             if ($got) { send_frame($conn, $kind, $chunk) or $gone->(); }
             else { close($out{$kind}); delete $out{$kind}; }
         }
@@ -181,6 +212,7 @@ sub handle {
                 last if length($inbuf) < 5 + $len;
                 my $data = substr($inbuf, 5, $len);
                 substr($inbuf, 0, 5 + $len, "");
+                if ($type eq "w" && $master) { set_size($master, $data); next; }
                 next unless $type eq "i" && $in_w;
                 if (length $data) { $stdin .= $data } else { $stdin_eof = 1 }
             }
@@ -206,6 +238,13 @@ export interface AgentRequest {
   cwd: string;
   env: Record<string, string>;
   stdin?: Readable;
+  /** Run on a pseudo-terminal of this size: one output stream ("stdout"), input as typed. */
+  tty?: TerminalSize;
+}
+
+export interface TerminalSize {
+  rows: number;
+  cols: number;
 }
 
 export interface AgentHooks {
@@ -221,6 +260,8 @@ export interface AgentRun {
   done: Promise<number | null>;
   /** Ends the command now: closes the connection and asks the agent to kill its process group. */
   kill(): void;
+  /** The terminal's new size (a command on a terminal only). */
+  resize(size: TerminalSize): void;
 }
 
 function frame(type: string, data: Buffer | string): Buffer {
@@ -252,7 +293,8 @@ function open(socketPath: string): Promise<Socket> {
 export async function agentRun(socketPath: string, request: AgentRequest, hooks: AgentHooks): Promise<AgentRun> {
   const socket = await open(socketPath);
   const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
-  socket.write(frame("h", [request.cwd, request.command, ...env].join("\0")));
+  const fields = [request.cwd, request.command, ...env];
+  socket.write(request.tty ? frame("t", [`${request.tty.rows} ${request.tty.cols}`, ...fields].join("\0")) : frame("h", fields.join("\0")));
 
   let pgid = 0;
   let exitCode: number | null = null;
@@ -297,6 +339,9 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
   sendStdin(socket, request.stdin);
   return {
     done,
+    resize(size) {
+      if (request.tty && !finished) socket.write(frame("w", `${size.rows} ${size.cols}`));
+    },
     kill() {
       if (finished) return; // its process group may be gone and its id reused
       socket.destroy();
