@@ -16,6 +16,8 @@ export interface RemoteExecFlags {
   timeout?: number;
   /** Send piped stdin even to an API that cannot stream it (read to its end first). */
   stdin?: boolean;
+  /** Run on a pseudo-terminal wired to ours (raw mode, resizes, Ctrl-C as a keystroke). */
+  tty?: boolean;
 }
 
 /**
@@ -45,6 +47,7 @@ export function pipedStdin(): { stream: Readable; fileSize?: number } | undefine
 
 export async function runRemote(client: AcontextClient, id: string, argv: string[], flags: RemoteExecFlags): Promise<number> {
   const env = Object.fromEntries((flags.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
+  if (flags.tty) return runOnTerminal(client, id, { command: commandFromArgv(argv), cwd: flags.workdir, env, timeout: flags.timeout });
   let spec: ExecRequest = { command: commandFromArgv(argv), cwd: flags.workdir, env: Object.keys(env).length ? env : undefined, timeout: flags.timeout };
   if ((spec.cwd || spec.env || spec.timeout) && !(await client.supports("exec-options"))) spec = inCommand(spec);
   const piped = pipedStdin();
@@ -86,5 +89,52 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
     // The command is done: stop reading an input that may never end (an idle pipe), so we exit.
     stdin?.destroy();
     await staging?.remove();
+  }
+}
+
+/**
+ * `exec -t`: the command on a pseudo-terminal in the sandbox, wired to ours. Our terminal goes raw
+ * (keys, Ctrl-C included, go to the remote program as typed), its size follows ours, and it is
+ * restored however the command ends.
+ */
+async function runOnTerminal(client: AcontextClient, id: string, spec: ExecRequest & { env: Record<string, string> }): Promise<number> {
+  const input = process.stdin;
+  if (!input.isTTY) throw new CliError("--tty needs a terminal, and stdin is not one", { hint: "drop -t to pipe input to the command", exitCode: EXIT.usage });
+  if (!(await client.supports("exec-tty"))) {
+    throw new CliError(`${client.baseUrl} has no terminal for exec`, { hint: "drop -t; output still streams, and piped stdin is forwarded", exitCode: EXIT.usage });
+  }
+  const output = process.stdout;
+  // A terminal that reports no size (0 × 0: some CI and serial consoles), or stdout that is not one:
+  // LINES and COLUMNS, else 24 × 80.
+  const size = () => ({
+    rows: (output.isTTY && output.rows) || Number(process.env.LINES) || 24,
+    cols: (output.isTTY && output.columns) || Number(process.env.COLUMNS) || 80,
+  });
+  let onResize: (() => void) | undefined;
+  const trap = trapSignals();
+  input.setRawMode(true);
+  try {
+    return await client.exec(id, { ...spec, env: { TERM: process.env.TERM || "xterm-256color", ...spec.env } }, {
+      stdin: input,
+      signal: trap.signal,
+      tty: {
+        ...size(),
+        onResize: (listener) => {
+          onResize = () => listener(size());
+          output.on("resize", onResize);
+        },
+      },
+      onOutput: (_stream, chunk) => {
+        if (!output.write(chunk)) return once(output, "drain").then(() => {});
+      },
+    });
+  } catch (err) {
+    if (trap.signal.aborted) throw new CancelledError(trap.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT");
+    throw err;
+  } finally {
+    input.setRawMode(false);
+    input.destroy();
+    if (onResize) output.off("resize", onResize);
+    trap.dispose();
   }
 }

@@ -1,11 +1,14 @@
 // The typed Acontext API client: the only code in the CLI that speaks HTTP to the API. It unwraps
 // the {code, data, msg} envelope, turns failures into APIError / ConnectionError, and streams
 // uploads and downloads (node:http, never a whole file in memory).
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { once } from "node:events";
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import { pipeline } from "node:stream/promises";
 import { EXTENSIONS_HEADER, type Extension } from "./extensions.js";
+import type { Terminal } from "../sandbox/backend.js";
+import { encodeFrame } from "./frames.js";
 import { lines } from "./lines.js";
 
 const lazyRequire = createRequire(import.meta.url);
@@ -88,7 +91,7 @@ interface RequestOptions {
   json?: unknown;
   headers?: OutgoingHttpHeaders;
   /** A streamed body (with its headers set by the caller). */
-  body?: (req: NodeJS.WritableStream) => Promise<void>;
+  body?: (req: ClientRequest) => Promise<void>;
   /** Long, quiet commands must not be cut by an idle timeout: the server bounds them. */
   noIdleTimeout?: boolean;
 }
@@ -219,12 +222,29 @@ export class AcontextClient {
     id: string,
     spec: ExecRequest,
     /** `onOutput` may return a promise: reading pauses until it settles (backpressure). */
-    options: { stdin?: Readable; signal?: AbortSignal; onOutput: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void> },
+    options: {
+      stdin?: Readable;
+      signal?: AbortSignal;
+      onOutput: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
+      /** On a pseudo-terminal (extension "exec-tty"): stdin is what the user types. */
+      tty?: Terminal;
+    },
   ): Promise<number> {
     const path = `/sandbox/${encodeURIComponent(id)}/exec`;
     const headers: OutgoingHttpHeaders = { accept: "application/x-ndjson, application/json" };
-    const stdin = options.stdin;
-    const request: RequestOptions = stdin
+    const { stdin, tty } = options;
+    const request: RequestOptions = tty
+      ? {
+          headers: { ...headers, "content-type": "application/x-acontext-tty", "x-acontext-exec": JSON.stringify({ ...spec, tty: { rows: tty.rows, cols: tty.cols } }) },
+          body: async (req) => {
+            const send = (type: string, data: Buffer | string) => req.writableEnded || req.write(encodeFrame(type, data));
+            tty.onResize?.((size) => send("w", `${size.rows} ${size.cols}`));
+            for await (const chunk of stdin ?? []) if (!send("i", chunk as Buffer)) await once(req, "drain");
+            req.end();
+          },
+          noIdleTimeout: true,
+        }
+      : stdin
       ? {
           headers: { ...headers, "content-type": "application/octet-stream", "x-acontext-exec": JSON.stringify(spec) },
           body: async (req) => {

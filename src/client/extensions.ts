@@ -10,6 +10,11 @@ export const EXTENSIONS = [
   "exec-stdin",
   /** exec's cwd, env and timeout fields. */
   "exec-options",
+  /**
+   * exec on a pseudo-terminal: `tty: {rows, cols}` in the X-Acontext-Exec header and an
+   * application/x-acontext-tty body of frames, typed input ("i") and resizes ("w", "ROWS COLS").
+   */
+  "exec-tty",
   /** download_to_sandbox / upload_from_sandbox with `recursive: true`: a whole folder in one call. */
   "transfer-tree",
 ] as const;

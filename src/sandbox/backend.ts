@@ -40,7 +40,7 @@ export interface ExecOptions {
 export interface Terminal {
   rows: number;
   cols: number;
-  /** Registers for the terminal's later sizes, as the user resizes the window. */
+  /** Registers for the terminal's later sizes, as the user resizes the window (the last listener registered gets them). */
   onResize?: (listener: (size: { rows: number; cols: number }) => void) => void;
 }
 

@@ -3,7 +3,7 @@
 // can no longer reach as killed (their processes died with the old server).
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
-import type { ExecResult, SandboxBackend, SandboxLimits } from "../sandbox/backend.js";
+import type { ExecResult, SandboxBackend, SandboxLimits, Terminal } from "../sandbox/backend.js";
 import { queryPage, type PageOptions } from "./cursor.js";
 import type { Db } from "./db.js";
 import { ApiError } from "./http.js";
@@ -38,6 +38,7 @@ export interface ExecSpec {
   env?: Record<string, string>;
   timeoutSeconds: number;
   stdin?: Readable;
+  tty?: Terminal;
   maxOutputBytes?: number;
   signal?: AbortSignal;
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
@@ -110,6 +111,7 @@ export class SandboxService {
         env: spec.env,
         timeoutMs: spec.timeoutSeconds * 1000,
         stdin: spec.stdin,
+        tty: spec.tty,
         maxOutputBytes: spec.maxOutputBytes,
         signal: spec.signal,
         onOutput: spec.onOutput,

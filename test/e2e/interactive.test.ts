@@ -1,12 +1,14 @@
 // The interactive path, driven through a real pseudo-terminal (util-linux `script`), the way a
 // person at a terminal would answer the prompts.
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
 import { portAnswers } from "../../src/scaffold/processes.js";
-import { CLI, copyFixture, freePort, isAlive, stubBin, useTempDirs } from "../helpers/cli.js";
+import { CLI, copyFixture, freePort, isAlive, runCli, stubBin, useTempDirs } from "../helpers/cli.js";
 import { startServerProcess, TEST_KEY } from "../helpers/server.js";
+import { upstreamProxy } from "../helpers/upstream-proxy.js";
 
 const tempDir = useTempDirs();
 const terminals: Array<{ kill: () => boolean }> = [];
@@ -144,3 +146,48 @@ describe("disk rm on a terminal", () => {
     expect(await listed()).not.toContain(disk);
   });
 });
+
+describe.skipIf(!LocalBackend.supported().ok)("sandbox exec -t on a terminal", () => {
+  it("runs the command on a terminal in the sandbox: our size and resizes, keys as typed, Ctrl-C to it", async () => {
+    const cwd = await tempDir();
+    const server = await startServerProcess();
+    const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+    const sandbox = (await runCli(["sandbox", "create"], { cwd, env })).stdout.trim();
+    const script = "trap 'stty size' WINCH; trap 'echo interrupted; exit 5' INT; tty; stty size; echo \"TERM=$TERM\"; read line; echo \"got:$line\"; while :; do sleep 0.1; done";
+    const term = onTerminal(["sandbox", "exec", "-t", sandbox, "--", script], cwd, env);
+
+    let at = await term.answer("40 120", "typed words\r"); // the size of the terminal the CLI runs on
+    at = await term.answer("got:typed words", "", at);
+    expect(term.screen()).toMatch(/\/dev\/pts\/\d+\r*\n[\s\S]*TERM=xterm/);
+    // Resize the CLI's own terminal, as a window manager would: the sandbox's follows.
+    const cliTerminal = await readlink(`/proc/${await cliPid(sandbox)}/fd/0`);
+    await execa("stty", ["-F", cliTerminal, "rows", "50", "cols", "132"]);
+    at = await term.answer("50 132", KEY.ctrlC, at);
+    await term.answer("interrupted", "", at);
+    expect((await term.child).exitCode).toBe(5);
+  });
+
+  it("needs a terminal, and an API with terminals", async () => {
+    const cwd = await tempDir();
+    const server = await startServerProcess();
+    const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+    const sandbox = (await runCli(["sandbox", "create"], { cwd, env })).stdout.trim();
+    const piped = await runCli(["sandbox", "exec", "-t", sandbox, "--", "true"], { cwd, env, input: "x" });
+    expect(piped).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("--tty needs a terminal, and stdin is not one") });
+
+    const proxy = await upstreamProxy(server.url);
+    const upstream = onTerminal(["sandbox", "exec", "-t", sandbox, "--", "true"], cwd, { ...env, ACONTEXT_BASE_URL: proxy.url });
+    await upstream.answer("has no terminal for exec", "");
+    expect((await upstream.child).exitCode).toBe(2);
+  });
+});
+
+/** The pid of the CLI process running `sandbox exec` for `sandbox`. */
+async function cliPid(sandbox: string): Promise<number> {
+  for (const entry of await readdir("/proc")) {
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    const args = cmdline.split("\0");
+    if (args[1] === CLI && args.includes("exec") && args.includes(sandbox)) return Number(entry);
+  }
+  throw new Error("the CLI process is not running");
+}

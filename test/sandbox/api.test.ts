@@ -89,6 +89,30 @@ describe.skipIf(!support.ok)("sandboxes over HTTP", () => {
       body: input,
     });
     expect(((await raw.json()) as Envelope).data.stdout.trim()).toBe(String(Math.floor(input.length / 5)));
+
+    // On a terminal (extension exec-tty): a framed body of typed input and resizes.
+    const frame = (type: string, data: string) => {
+      const header = Buffer.alloc(5);
+      header.write(type, 0, "latin1");
+      header.writeUInt32BE(Buffer.byteLength(data), 1);
+      return Buffer.concat([header, Buffer.from(data)]);
+    };
+    const onTerminal = (tty: unknown, body: Buffer) =>
+      server.api(`/sandbox/${id}/exec`, {
+        method: "POST",
+        headers: { accept: "application/x-ndjson", "content-type": "application/x-acontext-tty", "x-acontext-exec": JSON.stringify({ command: "read a; stty size; tty", tty }) },
+        body,
+      });
+    const terminal = await onTerminal({ rows: 20, cols: 70 }, Buffer.concat([frame("w", "25 90"), frame("i", "x\r")]));
+    const lines = (await terminal.text()).trim().split("\n").map((line) => JSON.parse(line));
+    expect(lines.filter((e) => e.type === "stderr")).toEqual([]);
+    expect(lines.filter((e) => e.type === "stdout").map((e) => Buffer.from(e.data, "base64").toString()).join("")).toMatch(/^x\r\n25 90\r\n\/dev\/pts\/\d+\r\n$/);
+    expect(lines[lines.length - 1]).toEqual({ type: "exit", exit_code: 0, timed_out: false });
+    for (const bad of [undefined, { rows: 0, cols: 80 }, { rows: 24 }, { rows: "24", cols: 80 }, { rows: 24.5, cols: 80 }]) {
+      const refused = await onTerminal(bad, Buffer.alloc(0));
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as Envelope).error).toContain("tty must be {rows, cols}");
+    }
   });
 
   it("extends the keepalive, a command longer than the keepalive is not cut, and an idle sandbox dies after it", async () => {

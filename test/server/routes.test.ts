@@ -49,7 +49,7 @@ describe("health, ping and auth", () => {
   it("every answer lists our extensions, so clients know this is not the upstream shape", async () => {
     const { request } = await inProcessApp();
     for (const response of [await request("/api/v1/ping"), await request("/api/v1/ping", { key: null }), await request("/api/v1/nope")]) {
-      expect(response.headers.get("x-acontext-extensions")?.split(",")).toEqual(["exec-stream", "exec-stdin", "exec-options", "transfer-tree"]);
+      expect(response.headers.get("x-acontext-extensions")?.split(",")).toEqual(["exec-stream", "exec-stdin", "exec-options", "exec-tty", "transfer-tree"]);
     }
   });
 

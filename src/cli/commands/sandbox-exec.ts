@@ -8,6 +8,7 @@ interface Flags {
   workdir?: string;
   timeout?: number;
   stdin?: boolean;
+  tty?: boolean;
   baseUrl?: string;
   apiKey?: string;
 }
@@ -32,6 +33,7 @@ Examples:
   $ acontext sandbox exec $SANDBOX -- python3 -c 'print(sum(range(10)))'
   $ acontext sandbox exec $SANDBOX -- 'ls -la | wc -l'
   $ cat big.csv | acontext sandbox exec $SANDBOX -- wc -l
+  $ acontext sandbox exec -t $SANDBOX -- bash          # an interactive shell
   $ acontext sandbox exec -e DEBUG=1 -w /tmp --timeout 30s $SANDBOX -- make test`,
     )
     .action(async (id: string, command: string[], flags: Flags) => {
@@ -46,6 +48,7 @@ export function addExecOptions(command: Command): Command {
     .option("-w, --workdir <dir>", "working directory (default /workspace)")
     .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
     .option("--stdin", "on an API that cannot stream stdin, read piped stdin to its end and send it first")
+    .option("-t, --tty", "run on a terminal, interactively (shells, REPLs, editors): keys and window size go to it")
     .passThroughOptions();
 }
 
@@ -57,7 +60,7 @@ export async function execInSandbox(id: string, argv: string[], flags: Flags): P
   try {
     return await withApi(flags, "list sandboxes: acontext sandbox ls -a", async ({ client }) => {
       const { runRemote } = await import("../remote-exec.js");
-      return runRemote(client, id, command, { env: flags.env, workdir: flags.workdir, timeout: flags.timeout ? Math.ceil(flags.timeout) : undefined, stdin: flags.stdin });
+      return runRemote(client, id, command, { env: flags.env, workdir: flags.workdir, timeout: flags.timeout ? Math.ceil(flags.timeout) : undefined, stdin: flags.stdin, tty: flags.tty });
     });
   } catch (err) {
     throw asCliFailure(err);

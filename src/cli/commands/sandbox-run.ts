@@ -11,6 +11,7 @@ interface Flags {
   workdir?: string;
   timeout?: number;
   stdin?: boolean;
+  tty?: boolean;
   baseUrl?: string;
   apiKey?: string;
 }

@@ -21,6 +21,8 @@
 // server closes it.
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
+import { encodeFrame as frame, FrameDecoder } from "../../client/frames.js";
+import type { Terminal } from "../backend.js";
 
 /** A frame longer than this from the agent is a protocol error (it sends at most 64 KiB). */
 const MAX_FRAME = 1 << 20;
@@ -238,13 +240,8 @@ export interface AgentRequest {
   cwd: string;
   env: Record<string, string>;
   stdin?: Readable;
-  /** Run on a pseudo-terminal of this size: one output stream ("stdout"), input as typed. */
-  tty?: TerminalSize;
-}
-
-export interface TerminalSize {
-  rows: number;
-  cols: number;
+  /** Run on a pseudo-terminal: one output stream ("stdout"), input as typed. */
+  tty?: Terminal;
 }
 
 export interface AgentHooks {
@@ -260,16 +257,6 @@ export interface AgentRun {
   done: Promise<number | null>;
   /** Ends the command now: closes the connection and asks the agent to kill its process group. */
   kill(): void;
-  /** The terminal's new size (a command on a terminal only). */
-  resize(size: TerminalSize): void;
-}
-
-function frame(type: string, data: Buffer | string): Buffer {
-  const body = typeof data === "string" ? Buffer.from(data) : data;
-  const header = Buffer.alloc(5);
-  header.write(type, 0, "latin1");
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
 }
 
 function open(socketPath: string): Promise<Socket> {
@@ -294,24 +281,26 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
   const socket = await open(socketPath);
   const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
   const fields = [request.cwd, request.command, ...env];
-  socket.write(request.tty ? frame("t", [`${request.tty.rows} ${request.tty.cols}`, ...fields].join("\0")) : frame("h", fields.join("\0")));
+  const tty = request.tty;
+  socket.write(tty ? frame("t", [`${tty.rows} ${tty.cols}`, ...fields].join("\0")) : frame("h", fields.join("\0")));
+  // Resizes follow the command frame, ahead of any input.
+  tty?.onResize?.((size) => socket.writable && socket.write(frame("w", `${size.rows} ${size.cols}`)));
 
   let pgid = 0;
   let exitCode: number | null = null;
   let finished = false;
-  let pending: Buffer = Buffer.alloc(0);
+  const decoder = new FrameDecoder(MAX_FRAME);
   let started: (ok: boolean) => void = () => {};
   const start = new Promise<boolean>((resolve) => (started = resolve));
   const done = new Promise<number | null>((resolve) => {
     socket.on("data", (data: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, data]) : data;
-      while (pending.length >= 5) {
-        const type = String.fromCharCode(pending[0]!);
-        const length = pending.readUInt32BE(1);
-        if (length > MAX_FRAME) return socket.destroy();
-        if (pending.length < 5 + length) break;
-        const body = pending.subarray(5, 5 + length);
-        pending = pending.subarray(5 + length);
+      let frames;
+      try {
+        frames = decoder.push(data);
+      } catch {
+        return socket.destroy();
+      }
+      for (const { type, data: body } of frames) {
         if (type === "p") {
           pgid = Number(body.toString());
           started(true);
@@ -339,9 +328,6 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
   sendStdin(socket, request.stdin);
   return {
     done,
-    resize(size) {
-      if (request.tty && !finished) socket.write(frame("w", `${size.rows} ${size.cols}`));
-    },
     kill() {
       if (finished) return; // its process group may be gone and its id reused
       socket.destroy();

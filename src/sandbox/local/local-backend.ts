@@ -480,8 +480,7 @@ export class LocalBackend implements SandboxBackend {
   /** Runs a command through the agent; one that was killed (by sandbox code, say) is started again. */
   private async run(id: string, options: Pick<ExecOptions, "command" | "cwd" | "env" | "stdin" | "onOutput" | "tty">): Promise<AgentRun> {
     const box = this.live(id);
-    const tty = options.tty && { rows: options.tty.rows, cols: options.tty.cols };
-    const request = { command: options.command, cwd: options.cwd ?? "/workspace", env: { ...DEFAULT_ENV, ...options.env }, stdin: options.stdin, tty };
+    const request = { command: options.command, cwd: options.cwd ?? "/workspace", env: { ...DEFAULT_ENV, ...options.env }, stdin: options.stdin, tty: options.tty };
     const hooks = { onOutput: options.onOutput ?? (() => {}) };
     await box.agentStart;
     try {
@@ -511,7 +510,6 @@ export class LocalBackend implements SandboxBackend {
         return pending;
       },
     });
-    options.tty?.onResize?.((size) => run.resize(size));
     let timedOut = false;
     const stop = () => run.kill();
     const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;

@@ -6,6 +6,7 @@ import type { AppDeps, AppEnv } from "../app.js";
 import { ApiError, ok, parseBool, parseInteger, parseUuid } from "../http.js";
 import { requestBody } from "../multipart.js";
 import { DEFAULT_LIMITS, type ExecSpec, type SandboxService } from "../sandboxes.js";
+import { MAX_TERMINAL_SIDE, parseTerminalSize, terminalInput } from "../terminal.js";
 
 /** Captured output per stream in a buffered (JSON) exec answer. */
 const MAX_CAPTURED_BYTES = 10 * 1024 * 1024;
@@ -67,10 +68,24 @@ export function sandboxRoutes(deps: AppDeps) {
   app.post("/:id/exec", async (c) => {
     const id = sandboxId(c);
     const sandboxes = service();
-    // Streaming stdin: the body is the input and the exec spec travels in a header.
-    const rawStdin = /application\/octet-stream/i.test(c.req.header("content-type") ?? "");
-    const spec = parseExecSpec(rawStdin ? headerJson(c.req.header("x-acontext-exec")) : await optionalJson(c));
+    // Streaming stdin: the body is the input and the exec spec travels in a header. On a terminal
+    // the body is framed: typed input and the terminal's resizes.
+    const contentType = c.req.header("content-type") ?? "";
+    const onTerminal = /application\/x-acontext-tty/i.test(contentType);
+    const rawStdin = onTerminal || /application\/octet-stream/i.test(contentType);
+    const header = rawStdin ? headerJson(c.req.header("x-acontext-exec")) : await optionalJson(c);
+    const spec = parseExecSpec(header);
     if (rawStdin) spec.stdin = requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body);
+    if (onTerminal) {
+      const tty = objectField(header, "tty");
+      const size = typeof tty.rows === "number" && typeof tty.cols === "number" ? parseTerminalSize(`${tty.rows} ${tty.cols}`) : undefined;
+      if (!size) throw new ApiError(400, "parameter error", `tty must be {rows, cols}, each from 1 to ${MAX_TERMINAL_SIDE}`);
+      const { stdin, terminal } = terminalInput(spec.stdin!, size);
+      spec.stdin = stdin;
+      spec.tty = terminal;
+      // An interactive session runs until it ends, up to the longest exec.
+      if (header.timeout === undefined) spec.timeoutSeconds = MAX_EXEC_TIMEOUT_SECONDS;
+    }
     sandboxes.running(id);
 
     if (!(c.req.header("accept") ?? "").includes(NDJSON)) {
