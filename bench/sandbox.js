@@ -1,6 +1,6 @@
 // Local sandboxes through the real server's HTTP API, against `sh -c true` on the host measured in
-// the same run: create and time to interactive (cold, and warm), exec round trip, 20 sandboxes ×
-// 50 execs at once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
+// the same run: create and time to interactive (cold, and warm), a burst of creates, exec round
+// trip, 20 sandboxes × 50 execs at once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -30,6 +30,14 @@ export async function benchSandbox() {
     // Warm the machine-wide skeleton once; creates after it are the normal (cold) creates.
     await cold.api("DELETE", `/sandbox/${(await cold.api("POST", "/sandbox")).data.sandbox_id}`);
     const coldRuns = await createAndExec(cold, 20, 0);
+    // A burst: 12 creates at once on the cold server, until all are made (then they go again).
+    const bursts = [];
+    for (let i = 0; i < 3; i++) {
+      const start = performance.now();
+      const made = await Promise.all(Array.from({ length: 12 }, () => cold.api("POST", "/sandbox")));
+      bursts.push(performance.now() - start);
+      await Promise.all(made.map((answer) => cold.api("DELETE", `/sandbox/${answer.data.sandbox_id}`)));
+    }
 
     // Warm (the default, --warm 1): a pause after each create lets the next warm one be made,
     // as between an agent's tasks; back to back, creates wait for the one being made.
@@ -111,6 +119,7 @@ export async function benchSandbox() {
       `| \`node -e 0\` (baseline) | ${stats(nodeBare).p50.toFixed(1)} | ${stats(nodeBare).p95.toFixed(1)} | — |`,
       `| \`acontext sandbox exec ID -- true\` | ${stats(cliExec).p50.toFixed(1)} | ${stats(cliExec).p95.toFixed(1)} | +${(stats(cliExec).p50 - stats(nodeBare).p50).toFixed(1)} ms |`,
       "",
+      `Burst: 12 cold creates at once, all made in ${stats(bursts).p50.toFixed(0)} ms (median of ${bursts.length}).`,
       `Concurrent run: ${concurrent.length} execs in ${loadSeconds.toFixed(1)} s (${(concurrent.length / loadSeconds).toFixed(0)} execs/s), errors ${errors}${firstError ? ` (first: ${firstError})` : ""}.`,
       `Idle sandbox: ${rss.processes.toFixed(1)} processes, ${rss.rssMiB.toFixed(1)} MiB RSS (shared pages counted in full), ${rss.cgroupMiB.toFixed(1)} MiB charged to its memory cgroup.`,
     ].join("\n");

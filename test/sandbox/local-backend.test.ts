@@ -49,6 +49,14 @@ describe.skipIf(!support.ok)("local sandboxes", () => {
     expect((await run(id, "ls /")).stdout.split("\n")).toEqual(expect.arrayContaining(["etc", "usr", "workspace", "tmp"]));
   });
 
+  it("makes several sandboxes at once, each with its own uid range and root", async () => {
+    const ids = await Promise.all(Array.from({ length: 10 }, () => sandbox()));
+    const maps = await Promise.all(ids.map((id) => run(id, `cat /proc/self/uid_map; echo ${id} > /workspace/mine`)));
+    // uid_map inside: "0 <first host uid> <count>", a range of its own for each.
+    expect(new Set(maps.map((result) => result.stdout.trim().split(/\s+/)[1])).size).toBe(ids.length);
+    for (const id of ids) expect((await run(id, "cat /workspace/mine")).stdout).toBe(`${id}\n`);
+  });
+
   it("keeps state between execs: files and background processes", async () => {
     const id = await sandbox();
     await run(id, "echo kept > /workspace/state.txt; sleep 300 > /dev/null 2>&1 &");

@@ -192,6 +192,8 @@ listen($s, 128) or die "agent: listen: $!\\n";
 if (fileno($s) != 3) { syscall(33, fileno($s), 3) == 3 or die "agent: dup2: $!\\n"; }
 exec { $ARGV[0] } @ARGV or die "agent: exec $ARGV[0]: $!\\n";`;
 
+const MAX_PARALLEL_BUILDS = 8;
+
 const DEFAULT_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" };
 
 interface Sandbox {
@@ -245,7 +247,8 @@ export class LocalBackend implements SandboxBackend {
   private readonly warmCount: number;
   private closed = false;
   private host: Promise<HostLayout> | undefined;
-  private creating: Promise<unknown> = Promise.resolve();
+  private building = 0;
+  private readonly waitingToBuild: Array<() => void> = [];
   private readonly cgroupRoot: string;
 
   private readonly sandboxesDir: string;
@@ -336,11 +339,20 @@ export class LocalBackend implements SandboxBackend {
     }
   }
 
-  /** One creation at a time: uid ranges are allocated by index. */
-  private build(key: string, limits: SandboxLimits, network: boolean): Promise<Sandbox> {
-    const next = this.creating.then(() => this.buildOne(key, limits, network));
-    this.creating = next.catch(() => {});
-    return next;
+  /**
+   * Up to MAX_PARALLEL_BUILDS at once: a build mostly waits (for processes, mounts, the kernel), so
+   * a burst of creates is done sooner side by side (12 at once: 0.76 s one by one, 0.46 s eight at a
+   * time, here). uid ranges are claimed with exclusive files, which is safe in parallel.
+   */
+  private async build(key: string, limits: SandboxLimits, network: boolean): Promise<Sandbox> {
+    while (this.building >= MAX_PARALLEL_BUILDS) await new Promise<void>((resolve) => this.waitingToBuild.push(resolve));
+    this.building++;
+    try {
+      return await this.buildOne(key, limits, network);
+    } finally {
+      this.building--;
+      this.waitingToBuild.shift()?.();
+    }
   }
 
   private async buildOne(key: string, limits: SandboxLimits, network: boolean): Promise<Sandbox> {
