@@ -104,38 +104,58 @@ exec { "/.sbx/usr/bin/setpriv" } "setpriv", "--nnp", "--inh-caps=-all", "--bound
 die "init: exec setpriv: $!\\n";`;
 
 /**
- * The creation chain, run as root on the host: joins the sandbox's cgroups, holds a user namespace
- * with the sandbox's uid range, and in a private mount namespace (nothing leaks into the host's
- * mount table; everything vanishes with the sandbox) builds the root (ROOT_PL). Prints
- * "HOLDER <pid>" and then, from PID 1, "READY <host pid>".
+ * The start of the creation chain, before ROOT_PL in the same perl process: joins the sandbox's
+ * cgroups; as root, makes the holder, a child in a new user namespace given the sandbox's uid range
+ * (it keeps the namespace alive while the root is built, and prints "HOLDER <pid>"); as a user,
+ * enters a user namespace that maps only that user to root (no uid range, no idmapped mounts: the
+ * host /usr and the skeleton stay owned by nobody inside, so /usr is read-only). Then a private
+ * mount namespace: nothing leaks into the host's mount table, everything vanishes with the sandbox.
+ * In perl rather than sh + unshare + a readlink loop: ~5 fewer programs started per create.
  * The chain is one process (each step execs the next) whose child is PID 1: it gets SIGKILL when
  * the server dies (pdeathsig, set after entering the user namespace, which would reset it), and
- * unshare --kill-child takes PID 1, so the whole sandbox, with it.
+ * unshare --kill-child takes PID 1, so the whole sandbox, with it. Later it prints, from PID 1,
+ * "READY <host pid>".
  */
-const CREATE_SH = `set -e
-for c in $CGROUPS; do echo $$ > "$c/cgroup.procs"; done
-unshare --user sleep 600 & H=$!
-while [ "$(readlink /proc/$H/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do :; done
-echo "0 $B ${UID_RANGE}" > /proc/$H/uid_map; echo "0 $B ${UID_RANGE}" > /proc/$H/gid_map
-echo HOLDER $H
-export H
-exec unshare --mount --propagation private -- /usr/bin/perl -e "$ROOT_PL"`;
+const CREATE_PL = `
+my ($CLONE_NEWNS, $CLONE_NEWUSER, $PRIVATE) = (0x20000, 0x10000000, 1 << 18);
+sub put { my ($file, $text) = @_; open(my $fh, ">", $file) or die "root: $file: $!\\n"; print $fh $text; close($fh) or die "root: $file: $!\\n"; }
+put("$_/cgroup.procs", "$$\\n") for split(" ", $ENV{CGROUPS});
+$| = 1;
+if ($ENV{B}) {
+    pipe(my $ready, my $tell) or die "root: pipe: $!\\n";
+    my $holder = fork();
+    die "root: fork: $!\\n" unless defined $holder;
+    if ($holder == 0) {
+        close($ready);
+        syscall(272, $CLONE_NEWUSER) == 0 or die "root: unshare user: $!\\n";
+        close($tell);
+        select(undef, undef, undef, 600); # until the server kills it, once PID 1 is up
+        exit(0);
+    }
+    close($tell);
+    # End of file on the pipe: the holder is in its namespace (or gone; the maps then fail).
+    sysread($ready, my $byte, 1);
+    put("/proc/$holder/$_", "0 $ENV{B} $ENV{RANGE}\\n") for qw(uid_map gid_map);
+    print "HOLDER $holder\\n";
+    $ENV{H} = $holder;
+} else {
+    my ($uid, $gid) = ($<, $( + 0);
+    syscall(272, $CLONE_NEWUSER) == 0 or die "root: unshare user: $!\\n";
+    put("/proc/self/setgroups", "deny");
+    put("/proc/self/uid_map", "0 $uid 1\\n");
+    put("/proc/self/gid_map", "0 $gid 1\\n");
+}
+syscall(272, $CLONE_NEWNS) == 0 or die "root: unshare mount: $!\\n";
+mnt("none", "/", "none", $REC | $PRIVATE);`;
 
 /**
- * The creation chain for an ordinary user (no root): the same root, built inside a user namespace
- * that maps only the user to root (no uid range, no idmapped mounts: the host /usr and the
- * skeleton stay owned by nobody inside, so /usr is read-only). Prints "READY <host pid>".
- */
-const CREATE_USER_SH = `exec unshare --user --map-root-user --mount --propagation private -- /usr/bin/perl -e "$ROOT_PL"`;
-
-/**
- * Builds a sandbox's root in the creation chain's private mount namespace, then starts PID 1 in
+ * The creation chain: CREATE_PL, then in its private mount namespace the sandbox's root, then PID 1 in
  * new namespaces: a size-capped tmpfs for the writable layers; overlays over the skeleton and the
  * host /usr (as root, idmapped into the sandbox's uid range with open_tree + mount_setattr +
  * move_mount: util-linux 2.39 has `mount -o X-mount.idmap`, Debian 12 has 2.38); the read-only
  * helper tree at /.sbx. One perl process (no modules) instead of a dozen `mount` commands.
  */
-const ROOT_PL = `${MOUNT_PL}
+const ROOT_PL = `${MOUNT_PL}${CREATE_PL}
 sub idmapped {
     my ($userns, $source, $target) = @_;
     my ($empty, $AT_FDCWD) = ("", -100);
@@ -365,15 +385,15 @@ export class LocalBackend implements SandboxBackend {
     await mkdir(join(dir, "disk"));
     const cgroups = this.cgroups ? await this.createCgroups(key, limits) : [];
 
-    const outer = spawn("/bin/sh", ["-c", this.privileged ? CREATE_SH : CREATE_USER_SH], {
+    const outer = spawn("/usr/bin/perl", ["-e", ROOT_PL], {
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         S: dir,
-        B: String(UID_BASE + index * UID_RANGE),
+        B: this.privileged ? String(UID_BASE + index * UID_RANGE) : "",
+        RANGE: String(UID_RANGE),
         DISK: String(limits.diskBytes),
         BASE: host.base,
         HELPER: host.helper,
-        ROOT_PL,
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
         PRIVATE_NETS,
