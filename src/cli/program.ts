@@ -13,6 +13,7 @@ import { sandboxGetCommand } from "./commands/sandbox-get.js";
 import { sandboxKillCommand } from "./commands/sandbox-kill.js";
 import { sandboxLsCommand } from "./commands/sandbox-ls.js";
 import { sandboxRunCommand } from "./commands/sandbox-run.js";
+import { sandboxShellCommand } from "./commands/sandbox-shell.js";
 import { sandboxStartCommand } from "./commands/sandbox-start.js";
 import { whoamiCommand } from "./commands/whoami.js";
 import { serverStartCommand } from "./commands/server-start.js";
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
     .addCommand(sandboxGetCommand())
     .addCommand(sandboxExecCommand())
     .addCommand(sandboxRunCommand())
+    .addCommand(sandboxShellCommand())
     .addCommand(sandboxKillCommand());
 
   program

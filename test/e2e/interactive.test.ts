@@ -167,6 +167,25 @@ describe.skipIf(!LocalBackend.supported().ok)("sandbox exec -t on a terminal", (
     expect((await term.child).exitCode).toBe(5);
   });
 
+  it("sandbox shell: a login shell in a sandbox; without an id, in a throwaway one", async () => {
+    const cwd = await tempDir();
+    const server = await startServerProcess();
+    const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+    const sandbox = (await runCli(["sandbox", "create"], { cwd, env })).stdout.trim();
+
+    const shell = onTerminal(["sandbox", "shell", sandbox], cwd, env);
+    const at = await shell.answer("root@sandbox:/workspace#", 'echo "shell=$0"; exit 7\r');
+    await shell.answer("shell=bash", "", at);
+    await shell.answer("logout", "", at); // a login shell
+    expect((await shell.child).exitCode).toBe(7);
+
+    const throwaway = onTerminal(["sandbox", "shell"], cwd, env);
+    await throwaway.answer("root@sandbox:/workspace#", "exit\r");
+    expect((await throwaway.child).exitCode).toBe(0);
+    const left = JSON.parse((await runCli(["sandbox", "ls", "--json"], { cwd, env })).stdout) as Array<{ id: string }>;
+    expect(left.map((s) => s.id)).toEqual([sandbox]);
+  });
+
   it("needs a terminal, and an API with terminals", async () => {
     const cwd = await tempDir();
     const server = await startServerProcess();

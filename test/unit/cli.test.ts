@@ -47,7 +47,7 @@ describe("buildProgram", () => {
     const program = buildProgram();
     const tree = program.commands.map((c) => [c.name(), c.commands.map((s) => s.name())]);
     expect(tree).toEqual([
-      ["sandbox", ["start", "create", "ls", "get", "exec", "run", "kill"]],
+      ["sandbox", ["start", "create", "ls", "get", "exec", "run", "shell", "kill"]],
       ["disk", ["create", "ls", "cp", "rm", "glob", "grep"]],
       ["server", ["start", "stop", "status"]],
       ["login", []],

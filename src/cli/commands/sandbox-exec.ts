@@ -43,13 +43,18 @@ Examples:
 
 /** The options `exec` and `run` share; everything after the command goes to the command. */
 export function addExecOptions(command: Command): Command {
-  return command
-    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
-    .option("-w, --workdir <dir>", "working directory (default /workspace)")
+  return addEnvOptions(command)
     .option("--timeout <duration>", "kill the command after this long (exit 124), e.g. 30s", parseDurationFlag)
     .option("--stdin", "on an API that cannot stream stdin, read piped stdin to its end and send it first")
     .option("-t, --tty", "run on a terminal, interactively (shells, REPLs, editors): keys and window size go to it")
     .passThroughOptions();
+}
+
+/** -e and -w: the command's environment and working directory (exec, run, shell). */
+export function addEnvOptions(command: Command): Command {
+  return command
+    .option("-e, --env <NAME=value>", "set an environment variable (repeatable)", collectEnv)
+    .option("-w, --workdir <dir>", "working directory (default /workspace)");
 }
 
 /** Runs `command` in sandbox `id` through the API; CLI and API failures exit 125. */

@@ -4,9 +4,10 @@ import { parseDurationFlag } from "../flags.js";
 import { say } from "../output.js";
 import { addExecOptions, asCliFailure, execInSandbox } from "./sandbox-exec.js";
 
-interface Flags {
+export interface RunFlags {
   rm?: boolean;
   keepalive?: number;
+  network?: boolean;
   env?: string[];
   workdir?: string;
   timeout?: number;
@@ -22,23 +23,32 @@ export function sandboxRunCommand(): Command {
       .description("create a sandbox and run a command in it (--rm: kill it afterwards, even after Ctrl-C)")
       .argument("<command...>", "after --: as for sandbox exec")
       .option("--rm", "kill the sandbox when the command ends")
-      .option("--keepalive <duration>", "idle time before the sandbox is killed, e.g. 10m", parseDurationFlag),
+      .option("--keepalive <duration>", "idle time before the sandbox is killed, e.g. 10m", parseDurationFlag)
+      .option("--network", "allow outbound network (where the API supports it)"),
   )
     .addHelpText("after", "\nExamples:\n  $ acontext sandbox run --rm -- python3 -c 'print(1+1)'\n  $ acontext sandbox run -- 'pip list | head'   # prints the sandbox id on stderr")
-    .action(async (command: string[], flags: Flags) => {
-      const created = await withApi(flags, "acontext sandbox ls -a", ({ client }) =>
-        client.createSandbox(flags.keepalive ? { keepalive_seconds: Math.ceil(flags.keepalive) } : {}),
-      ).catch((err: unknown) => {
-        throw asCliFailure(err);
-      });
-      const id = created.sandbox_id;
-      if (!flags.rm) say(`sandbox ${id}`);
-      try {
-        process.exitCode = await execInSandbox(id, command, flags);
-      } finally {
-        if (flags.rm) {
-          await withApi(flags, "acontext sandbox ls", ({ client }) => client.killSandbox(id)).catch((err: Error) => say(`could not kill sandbox ${id}: ${err.message}`));
-        }
-      }
+    .action(async (command: string[], flags: RunFlags) => {
+      process.exitCode = await runInNewSandbox(command, flags);
     });
+}
+
+/** Creates a sandbox and runs `command` in it; with `rm`, kills it afterwards (also after Ctrl-C). */
+export async function runInNewSandbox(command: string[], flags: RunFlags): Promise<number> {
+  const created = await withApi(flags, "acontext sandbox ls -a", ({ client }) =>
+    client.createSandbox({
+      ...(flags.keepalive ? { keepalive_seconds: Math.ceil(flags.keepalive) } : {}),
+      ...(flags.network ? { network: true } : {}),
+    }),
+  ).catch((err: unknown) => {
+    throw asCliFailure(err);
+  });
+  const id = created.sandbox_id;
+  if (!flags.rm) say(`sandbox ${id}`);
+  try {
+    return await execInSandbox(id, command, flags);
+  } finally {
+    if (flags.rm) {
+      await withApi(flags, "acontext sandbox ls", ({ client }) => client.killSandbox(id)).catch((err: Error) => say(`could not kill sandbox ${id}: ${err.message}`));
+    }
+  }
 }
