@@ -32,7 +32,8 @@ export class UsageError extends CliError {
 
 /** The user cancelled (Ctrl-C at a prompt, or a signal): not a crash. */
 export class CancelledError extends CliError {
-  constructor(signal: "SIGINT" | "SIGTERM" = "SIGINT") {
+  /** `signal`: the signal's name, as a trapped AbortSignal's `reason` holds it (default SIGINT). */
+  constructor(signal: unknown = "SIGINT") {
     super("cancelled", { exitCode: signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted });
     this.name = "CancelledError";
   }

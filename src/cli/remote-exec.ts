@@ -75,14 +75,11 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
       {
         stdin,
         signal: trap.signal,
-        onOutput: (stream, chunk) => {
-          const out = stream === "stdout" ? process.stdout : process.stderr;
-          if (!out.write(chunk)) return once(out, "drain").then(() => {});
-        },
+        onOutput: (stream, chunk) => writeOutput(stream === "stdout" ? process.stdout : process.stderr, chunk),
       },
     );
   } catch (err) {
-    if (trap.signal.aborted) throw new CancelledError(trap.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT");
+    if (trap.signal.aborted) throw new CancelledError(trap.signal.reason);
     throw err;
   } finally {
     trap.dispose();
@@ -124,12 +121,10 @@ async function runOnTerminal(client: AcontextClient, id: string, spec: ExecReque
           output.on("resize", onResize);
         },
       },
-      onOutput: (_stream, chunk) => {
-        if (!output.write(chunk)) return once(output, "drain").then(() => {});
-      },
+      onOutput: (_stream, chunk) => writeOutput(output, chunk),
     });
   } catch (err) {
-    if (trap.signal.aborted) throw new CancelledError(trap.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT");
+    if (trap.signal.aborted) throw new CancelledError(trap.signal.reason);
     throw err;
   } finally {
     input.setRawMode(false);
@@ -137,4 +132,9 @@ async function runOnTerminal(client: AcontextClient, id: string, spec: ExecReque
     if (onResize) output.off("resize", onResize);
     trap.dispose();
   }
+}
+
+/** Writes remote output here; a full stream pauses the remote command until it drains. */
+function writeOutput(out: NodeJS.WriteStream, chunk: Buffer): void | Promise<void> {
+  if (!out.write(chunk)) return once(out, "drain").then(() => {});
 }

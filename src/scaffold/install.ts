@@ -46,7 +46,7 @@ export async function installDependencies(options: InstallOptions): Promise<void
 
   if (result.isCanceled) {
     spinner?.stop();
-    throw new CancelledError(options.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT");
+    throw new CancelledError(options.signal.reason);
   }
   if (result.exitCode !== 0) {
     spinner?.fail();

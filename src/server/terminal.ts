@@ -9,11 +9,16 @@ import type { Terminal } from "../sandbox/backend.js";
 const MAX_FRAME = 1024 * 1024;
 export const MAX_TERMINAL_SIDE = 10_000;
 
+/** A terminal size, if `rows` and `cols` are whole numbers from 1 to MAX_TERMINAL_SIDE. */
+export function terminalSize(rows: unknown, cols: unknown): { rows: number; cols: number } | undefined {
+  const valid = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_TERMINAL_SIDE;
+  return valid(rows) && valid(cols) ? { rows, cols } : undefined;
+}
+
+/** A resize frame's "ROWS COLS". */
 export function parseTerminalSize(text: string): { rows: number; cols: number } | undefined {
   const match = /^(\d{1,5}) (\d{1,5})$/.exec(text);
-  if (!match) return undefined;
-  const [rows, cols] = [Number(match[1]), Number(match[2])];
-  return rows >= 1 && cols >= 1 && rows <= MAX_TERMINAL_SIDE && cols <= MAX_TERMINAL_SIDE ? { rows, cols } : undefined;
+  return match ? terminalSize(Number(match[1]), Number(match[2])) : undefined;
 }
 
 /** Splits the body into the command's stdin and the terminal's resizes. */

@@ -5,11 +5,11 @@
 // unmapped uid, so every directory on the way to a sandbox must be searchable (0711); nothing here
 // is secret.
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { createHash } from "node:crypto";
 import { AGENT_PL } from "./agent.js";
 import { seccompFilter } from "./seccomp.js";
 
@@ -18,22 +18,20 @@ const run = promisify(execFile);
 /** Bump when the skeleton's recipe changes, so existing data dirs rebuild it. */
 const SKELETON_VERSION = "3";
 
-/**
- * The helper tree's files. Its folder is named by their digest: a new agent or seccomp filter (an
- * upgrade) gets a new folder by itself, while sandboxes of a running older server keep theirs.
- */
-function helperFiles(): Record<string, Buffer> {
-  return { "seccomp.bpf": seccompFilter(), "agent.pl": Buffer.from(AGENT_PL) };
-}
+let helperCache: { folder: string; files: Record<string, Buffer> } | undefined;
 
-let helperName: string | undefined;
-function helperFolderName(): string {
-  if (!helperName) {
+/**
+ * The helper tree's files, made once. Its folder is named by their digest: a new agent or seccomp
+ * filter (an upgrade) gets a new folder by itself, while sandboxes of a running older server keep theirs.
+ */
+function helperTree(): { folder: string; files: Record<string, Buffer> } {
+  if (!helperCache) {
+    const files = { "seccomp.bpf": seccompFilter(), "agent.pl": Buffer.from(AGENT_PL) };
     const hash = createHash("sha256");
-    for (const [name, content] of Object.entries(helperFiles())) hash.update(`${name}\0${content.length}\0`).update(content);
-    helperName = `helper-${hash.digest("hex").slice(0, 16)}`;
+    for (const [name, content] of Object.entries(files)) hash.update(`${name}\0${content.length}\0`).update(content);
+    helperCache = { folder: `helper-${hash.digest("hex").slice(0, 16)}`, files };
   }
-  return helperName;
+  return helperCache;
 }
 
 /** /etc entries copied into the skeleton: what programs need, nothing secret. */
@@ -57,7 +55,7 @@ export function hostLayout(stateDir: string): HostLayout {
   return {
     root: stateDir,
     base: join(stateDir, `base-v${SKELETON_VERSION}`),
-    helper: join(stateDir, helperFolderName()),
+    helper: join(stateDir, helperTree().folder),
     uidClaims: join(stateDir, "uid"),
   };
 }
@@ -96,7 +94,7 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
   try {
     await run("/bin/sh", ["-c", script, "setup", base, helper]);
     // In the read-only helper tree, which an exec runs from before it enters the sandbox root.
-    for (const [name, content] of Object.entries(helperFiles())) await writeFile(join(helper, name), content, { mode: 0o644 });
+    for (const [name, content] of Object.entries(helperTree().files)) await writeFile(join(helper, name), content, { mode: 0o644 });
     await renameUnlessThere(base, layout.base);
     await renameUnlessThere(helper, layout.helper);
   } finally {

@@ -6,7 +6,7 @@ import type { AppDeps, AppEnv } from "../app.js";
 import { ApiError, ok, parseBool, parseInteger, parseUuid } from "../http.js";
 import { requestBody } from "../multipart.js";
 import { DEFAULT_LIMITS, type ExecSpec, type SandboxService } from "../sandboxes.js";
-import { MAX_TERMINAL_SIDE, parseTerminalSize, terminalInput } from "../terminal.js";
+import { MAX_TERMINAL_SIDE, terminalInput, terminalSize } from "../terminal.js";
 
 /** Captured output per stream in a buffered (JSON) exec answer. */
 const MAX_CAPTURED_BYTES = 10 * 1024 * 1024;
@@ -78,7 +78,7 @@ export function sandboxRoutes(deps: AppDeps) {
     if (rawStdin) spec.stdin = requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body);
     if (onTerminal) {
       const tty = objectField(header, "tty");
-      const size = typeof tty.rows === "number" && typeof tty.cols === "number" ? parseTerminalSize(`${tty.rows} ${tty.cols}`) : undefined;
+      const size = terminalSize(tty.rows, tty.cols);
       if (!size) throw new ApiError(400, "parameter error", `tty must be {rows, cols}, each from 1 to ${MAX_TERMINAL_SIDE}`);
       const { stdin, terminal } = terminalInput(spec.stdin!, size);
       spec.stdin = stdin;
