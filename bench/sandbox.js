@@ -1,18 +1,12 @@
 // Local sandboxes through the real server's HTTP API, against `sh -c true` on the host measured in
 // the same run: create and time to interactive (cold, and warm), a burst of creates, exec round
 // trip, 20 sandboxes × 50 execs at once, and memory per idle sandbox. Needs root (real namespaces); prints why not otherwise.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-
-const cli = fileURLToPath(new URL("../bin/acontext.js", import.meta.url));
-const KEY = "sk-ac-bench";
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+import { cli, createAndExec, KEY, samples, startServer, stats, timeSync } from "./lib.js";
 
 export async function benchSandbox() {
   if (process.getuid?.() !== 0) return "skipped: local sandboxes need root";
@@ -25,7 +19,7 @@ export async function benchSandbox() {
     const hostTrue = samples(200, () => timeSync(() => spawnSync("sh", ["-c", "true"])));
 
     // Cold: nothing made ahead (--warm 0).
-    const cold = await startServer(env, join(work, "cold"), "0");
+    const cold = await startServer(env, join(work, "cold"), ["--warm", "0"]);
     servers.push(cold);
     // Warm the machine-wide skeleton once; creates after it are the normal (cold) creates.
     await cold.api("DELETE", `/sandbox/${(await cold.api("POST", "/sandbox")).data.sandbox_id}`);
@@ -41,7 +35,7 @@ export async function benchSandbox() {
 
     // Warm (the default, --warm 1): a pause after each create lets the next warm one be made,
     // as between an agent's tasks; back to back, creates wait for the one being made.
-    const warm = await startServer(env, join(work, "warm"), "1");
+    const warm = await startServer(env, join(work, "warm"), ["--warm", "1"]);
     servers.push(warm);
     await warm.api("DELETE", `/sandbox/${(await warm.api("POST", "/sandbox")).data.sandbox_id}`);
     const warmRuns = await createAndExec(warm, 20, 500);
@@ -67,9 +61,11 @@ export async function benchSandbox() {
     for (let i = 0; i < 30; i++) {
       nodeBare.push(timeSync(() => spawnSync(process.execPath, ["-e", "0"], { env: cliEnv })));
       const run = () => spawnSync(process.execPath, [cli, "sandbox", "exec", ids[1], "--", "true"], { env: cliEnv, stdio: "ignore" });
-      cliExec.push(timeSync(() => {
-        if (run().status !== 0) throw new Error("acontext sandbox exec failed");
-      }));
+      cliExec.push(
+        timeSync(() => {
+          if (run().status !== 0) throw new Error("acontext sandbox exec failed");
+        }),
+      );
     }
 
     // 20 sandboxes × 50 execs, all sandboxes at once.
@@ -130,64 +126,6 @@ export async function benchSandbox() {
   }
 }
 
-async function startServer(env, dataDir, warm) {
-  const child = spawn(process.execPath, [cli, "server", "start", "--port", "0", "--data-dir", dataDir, "--api-key", KEY, "--warm", warm], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once("line", resolve);
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return {
-    url,
-    api: (method, path, body) => call(url, method, path, body),
-    stop: async () => {
-      child.kill("SIGTERM");
-      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
-    },
-  };
-}
-
-/** `count` times: create, then a first exec; with `pauseMs` between rounds. Keeps the sandboxes. */
-async function createAndExec(server, count, pauseMs) {
-  const creates = [];
-  const ttis = [];
-  const ids = [];
-  for (let i = 0; i < count; i++) {
-    if (pauseMs) await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    const start = performance.now();
-    const id = (await server.api("POST", "/sandbox")).data.sandbox_id;
-    creates.push(performance.now() - start);
-    const result = await server.api("POST", `/sandbox/${id}/exec`, { command: "true" });
-    if (result.data.exit_code !== 0) throw new Error("exec failed");
-    ttis.push(performance.now() - start);
-    ids.push(id);
-  }
-  return { creates, ttis, ids };
-}
-
-function call(url, method, path, body) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(`${url}/api/v1${path}`, {
-      method,
-      agent,
-      headers: { authorization: `Bearer ${KEY}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const parsed = JSON.parse(Buffer.concat(chunks).toString() || "{}");
-        if (res.statusCode >= 400) reject(new Error(`${method} ${path}: ${res.statusCode} ${parsed.msg}`));
-        else resolve(parsed);
-      });
-    });
-    req.once("error", reject);
-    req.end(payload);
-  });
-}
-
 /** Processes and RSS of every sandbox process (host uids from 1 000 000 up), per sandbox. */
 function idleRss() {
   let rssKiB = 0;
@@ -210,20 +148,4 @@ function idleRss() {
     sandboxes++;
   }
   return { processes: processes / sandboxes, rssMiB: rssKiB / 1024 / sandboxes, cgroupMiB: cgroupBytes / 1024 ** 2 / sandboxes };
-}
-
-function samples(n, fn) {
-  return Array.from({ length: n }, fn);
-}
-
-function timeSync(fn) {
-  const start = performance.now();
-  fn();
-  return performance.now() - start;
-}
-
-function stats(xs) {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))];
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }

@@ -172,7 +172,9 @@ function startServer(dataDir) {
 /** A streaming multipart upload with an exact Content-Length: the file is never in memory. */
 function uploadFile(url, diskId, path) {
   const boundary = `bench${randomBytes(8).toString("hex")}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   return new Promise((resolve, reject) => {
     const req = request(`${url}/api/v1/disk/${diskId}/artifact`, {

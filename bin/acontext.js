@@ -48,7 +48,8 @@ function loadWithCodeCache(file) {
         const temp = path.join(dir, `${name}.${process.pid}`);
         fs.writeFileSync(temp, script.createCachedData());
         fs.renameSync(temp, path.join(dir, name));
-        for (const old of fs.readdirSync(dir)) if (old.startsWith("main-") && old !== name && !old.includes(".v8.")) fs.rmSync(path.join(dir, old), { force: true });
+        for (const old of fs.readdirSync(dir))
+          if (old.startsWith("main-") && old !== name && !old.includes(".v8.")) fs.rmSync(path.join(dir, old), { force: true });
       } catch {
         // No cache this time.
       }

@@ -1,7 +1,7 @@
 // What every command that calls the API shares: the target flags, and running with a connection
 // whose failures become one-line errors with hints. Light at start-up: the client loads lazily.
 import type { Command } from "commander";
-import type { Connection, TargetFlags } from "../client/connect.js";
+import type { Connection, TargetFlags } from "./connect.js";
 
 export function addTargetOptions(command: Command): Command {
   return command
@@ -11,7 +11,7 @@ export function addTargetOptions(command: Command): Command {
 
 /** Connects (starting the local server if it is the target) and runs `fn`; explains failures. */
 export async function withApi<T>(flags: TargetFlags, notFoundHint: string, fn: (connection: Connection) => Promise<T>): Promise<T> {
-  const { connect, explain } = await import("../client/connect.js");
+  const { connect, explain } = await import("./connect.js");
   let connection: Connection | undefined;
   try {
     connection = await connect({ baseUrl: flags.baseUrl, apiKey: flags.apiKey });

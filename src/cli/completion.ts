@@ -34,16 +34,17 @@ export function completionScript(shell: "bash" | "zsh" | "fish", root: Command):
     }
     return `${lines.join("\n")}\n`;
   }
-  const cases = nodes
-    .map((node) => `    "${node.path.join(" ")}") words="${[...node.commands, ...node.options].join(" ")}" ;;`)
-    .join("\n");
+  const cases = nodes.map((node) => `    "${node.path.join(" ")}") words="${[...node.commands, ...node.options].join(" ")}" ;;`).join("\n");
   const bash = `_${name}_complete() {
   local path="" word i
   for ((i = 1; i < COMP_CWORD; i++)); do
     word="\${COMP_WORDS[i]}"
     [[ "$word" == -* ]] && continue
     case "\${path:+$path }$word" in
-${nodes.filter((n) => n.path.length).map((n) => `      "${n.path.join(" ")}") path="${n.path.join(" ")}" ;;`).join("\n")}
+${nodes
+  .filter((n) => n.path.length)
+  .map((n) => `      "${n.path.join(" ")}") path="${n.path.join(" ")}" ;;`)
+  .join("\n")}
     esac
   done
   local words=""

@@ -1,6 +1,6 @@
 // Parsers for flag values shared by commands; they throw commander's usage error (exit 2).
 import { InvalidArgumentError } from "commander";
-import { parseDuration, parseSize } from "./units.js";
+import { parseDuration, parseSize } from "../shared/units.js";
 
 /** A TCP port to connect to or run a dev server on: 1–65535. */
 export function parsePort(value: string): number {
@@ -19,6 +19,12 @@ export function parseListenPort(value: string): number {
 /** A count: 0 or more. */
 export function parseCountFlag(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 1000) throw new InvalidArgumentError("a whole number from 0 to 1000");
+  return Number(value);
+}
+
+/** A whole number from 1 up. */
+export function parsePositiveFlag(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError("a whole number from 1 up");
   return Number(value);
 }
 

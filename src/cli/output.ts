@@ -5,10 +5,7 @@ import { styleText } from "node:util";
 type Style = "red" | "yellow" | "green" | "cyan" | "magenta" | "blue" | "dim" | "bold";
 
 /** Whether to colour text written to `stream`: NO_COLOR wins, then FORCE_COLOR, then a TTY. */
-export function colorEnabled(
-  stream: { isTTY?: boolean } = process.stderr,
-  env: NodeJS.ProcessEnv = process.env,
-): boolean {
+export function colorEnabled(stream: { isTTY?: boolean } = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0" && env.FORCE_COLOR !== "false";
   if (env.TERM === "dumb") return false;
@@ -47,9 +44,7 @@ export function printJson(value: unknown): void {
 
 /** True when DEBUG names acontext (`DEBUG=acontext`, `DEBUG=acontext:*`, `DEBUG=*`). */
 export function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return (env.DEBUG ?? "")
-    .split(/[\s,]+/)
-    .some((name) => name === "*" || name === "acontext" || name.startsWith("acontext:"));
+  return (env.DEBUG ?? "").split(/[\s,]+/).some((name) => name === "*" || name === "acontext" || name.startsWith("acontext:"));
 }
 
 /** Detail for DEBUG=acontext, on stderr. */

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { UsageError } from "../shared/errors.js";
 import { completionCommand } from "./commands/completion.js";
 import { diskCpCommand } from "./commands/disk-cp.js";
 import { diskCreateCommand } from "./commands/disk-create.js";
@@ -7,6 +8,7 @@ import { diskGlobCommand, diskGrepCommand } from "./commands/disk-find.js";
 import { diskLsCommand } from "./commands/disk-ls.js";
 import { diskRmCommand } from "./commands/disk-rm.js";
 import { loginCommand, logoutCommand } from "./commands/login.js";
+import { mcpCommand } from "./commands/mcp.js";
 import { sandboxCreateCommand } from "./commands/sandbox-create.js";
 import { sandboxExecCommand } from "./commands/sandbox-exec.js";
 import { sandboxGetCommand } from "./commands/sandbox-get.js";
@@ -15,14 +17,12 @@ import { sandboxLsCommand } from "./commands/sandbox-ls.js";
 import { sandboxRunCommand } from "./commands/sandbox-run.js";
 import { sandboxShellCommand } from "./commands/sandbox-shell.js";
 import { sandboxStartCommand } from "./commands/sandbox-start.js";
-import { whoamiCommand } from "./commands/whoami.js";
 import { serverStartCommand } from "./commands/server-start.js";
 import { serverStatusCommand } from "./commands/server-status.js";
 import { serverStopCommand } from "./commands/server-stop.js";
+import { whoamiCommand } from "./commands/whoami.js";
 
-const { version } = JSON.parse(
-  readFileSync(new URL("../../package.json", import.meta.url), "utf8"),
-) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 /**
  * Builds the whole command tree. Command files only declare flags; their implementations are
@@ -32,7 +32,12 @@ export function buildProgram(): Command {
   const program = new Command("acontext")
     .description("Sandboxes and disks for AI agents: the Acontext developer CLI")
     .version(version, "-v, --version")
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .helpCommand(false);
+  // Options a user may put before the subcommand too (`acontext --json sandbox ls`); each goes to
+  // the command that runs, which must have it.
+  for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
+  program.hook("preAction", (_program, command) => passGlobalOptions(program, command));
 
   program
     .command("sandbox")
@@ -63,14 +68,49 @@ export function buildProgram(): Command {
     .addCommand(serverStopCommand())
     .addCommand(serverStatusCommand());
 
+  program.addCommand(mcpCommand(version));
+
   program.addCommand(loginCommand()).addCommand(logoutCommand()).addCommand(whoamiCommand()).addCommand(completionCommand());
+
+  // `acontext help sandbox exec` shows that command's help (commander's own stops at one level).
+  program
+    .command("help")
+    .description("show the help of a command, e.g. acontext help sandbox exec")
+    .argument("[command...]", "the command's words")
+    .action((words: string[]) => {
+      let found: Command = program;
+      for (const word of words) {
+        const sub = found.commands.find((c) => c.name() === word || c.aliases().includes(word));
+        if (!sub) throw new UsageError(`unknown command '${fullName(found)} ${word}'`, `see '${fullName(found)} --help'`);
+        found = sub;
+      }
+      process.stdout.write(found.helpInformation());
+    });
 
   applyToTree(program, (cmd) => {
     // Throw instead of exiting, so the one error boundary in main() decides the exit code.
     cmd.exitOverride();
-    if (cmd !== program) cmd.showHelpAfterError(`hint: see '${fullName(cmd)} --help'`);
+    cmd.showHelpAfterError(`hint: see '${fullName(cmd)} --help'`);
   });
   return program;
+}
+
+const GLOBAL_OPTIONS = [
+  ["--json", "print JSON (on commands that print data)"],
+  ["--base-url <url>", "Acontext API to use (commands that call one)"],
+  ["--api-key <key>", "API key (commands that call an API)"],
+] as const;
+
+/** Global options given before the subcommand, handed to the command that runs (which must take them). */
+function passGlobalOptions(program: Command, command: Command): void {
+  if (command === program) return;
+  for (const option of program.options) {
+    const name = option.attributeName();
+    if (program.getOptionValueSource(name) !== "cli") continue;
+    const own = command.options.find((o) => o.attributeName() === name);
+    if (!own) throw new UsageError(`${option.long} does not apply to '${fullName(command)}'`, `see '${fullName(command)} --help'`);
+    if (command.getOptionValueSource(name) !== "cli") command.setOptionValueWithSource(name, program.getOptionValue(name), "cli");
+  }
 }
 
 function applyToTree(cmd: Command, fn: (cmd: Command) => void): void {

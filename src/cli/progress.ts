@@ -1,13 +1,7 @@
 // A byte progress line on stderr, for terminals only: "name  12.0 MiB / 1 GiB  1%  85.3 MiB/s".
-import { formatSize } from "./units.js";
 
-export interface Progress {
-  /** A new file of `total` bytes (unknown for stdin). */
-  file(name: string, total?: number): void;
-  add(bytes: number): void;
-  /** Clears the line. */
-  end(): void;
-}
+import { formatSize } from "../shared/units.js";
+import type { Progress } from "../transfer/progress.js";
 
 const SILENT: Progress = { file() {}, add() {}, end() {} };
 

@@ -4,10 +4,10 @@ import { once } from "node:events";
 import { fstatSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { AcontextClient, ExecRequest } from "../client/client.js";
-import { trapSignals } from "./signals.js";
-import { CancelledError, CliError, EXIT } from "./errors.js";
+import { CancelledError, EXIT, ExpectedError } from "../shared/errors.js";
+import { commandFromArgv, shellQuote } from "../shared/units.js";
 import { say, style } from "./output.js";
-import { commandFromArgv, shellQuote } from "./units.js";
+import { trapSignals } from "./signals.js";
 
 export interface RemoteExecFlags {
   env?: string[];
@@ -27,7 +27,10 @@ export interface RemoteExecFlags {
  */
 export function inCommand(spec: ExecRequest): ExecRequest {
   if (spec.timeout) {
-    throw new CliError("this API has no timeout for exec", { hint: "drop --timeout, or put it in the command: acontext sandbox exec ID -- timeout 30 CMD…", exitCode: EXIT.usage });
+    throw new ExpectedError("this API has no timeout for exec", {
+      hint: "drop --timeout, or put it in the command: acontext sandbox exec ID -- timeout 30 CMD…",
+      exitCode: EXIT.usage,
+    });
   }
   const exports = Object.entries(spec.env ?? {}).map(([name, value]) => `export ${name}=${shellQuote(value)}; `);
   const cd = spec.cwd ? `cd -- ${shellQuote(spec.cwd)} && ` : "";
@@ -69,15 +72,11 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
         piped.stream.destroy();
       }
     }
-    return await client.exec(
-      id,
-      spec,
-      {
-        stdin,
-        signal: trap.signal,
-        onOutput: (stream, chunk) => writeOutput(stream === "stdout" ? process.stdout : process.stderr, chunk),
-      },
-    );
+    return await client.exec(id, spec, {
+      stdin,
+      signal: trap.signal,
+      onOutput: (stream, chunk) => writeOutput(stream === "stdout" ? process.stdout : process.stderr, chunk),
+    });
   } catch (err) {
     if (trap.signal.aborted) throw new CancelledError(trap.signal.reason);
     throw err;
@@ -96,9 +95,13 @@ export async function runRemote(client: AcontextClient, id: string, argv: string
  */
 async function runOnTerminal(client: AcontextClient, id: string, spec: ExecRequest & { env: Record<string, string> }): Promise<number> {
   const input = process.stdin;
-  if (!input.isTTY) throw new CliError("--tty needs a terminal, and stdin is not one", { hint: "drop -t to pipe input to the command", exitCode: EXIT.usage });
+  if (!input.isTTY)
+    throw new ExpectedError("--tty needs a terminal, and stdin is not one", { hint: "drop -t to pipe input to the command", exitCode: EXIT.usage });
   if (!(await client.supports("exec-tty"))) {
-    throw new CliError(`${client.baseUrl} has no terminal for exec`, { hint: "drop -t; output still streams, and piped stdin is forwarded", exitCode: EXIT.usage });
+    throw new ExpectedError(`${client.baseUrl} has no terminal for exec`, {
+      hint: "drop -t; output still streams, and piped stdin is forwarded",
+      exitCode: EXIT.usage,
+    });
   }
   const output = process.stdout;
   // A terminal that reports no size (0 × 0: some CI and serial consoles), or stdout that is not one:
@@ -111,18 +114,22 @@ async function runOnTerminal(client: AcontextClient, id: string, spec: ExecReque
   const trap = trapSignals();
   input.setRawMode(true);
   try {
-    return await client.exec(id, { ...spec, env: { TERM: process.env.TERM || "xterm-256color", ...spec.env } }, {
-      stdin: input,
-      signal: trap.signal,
-      tty: {
-        ...size(),
-        onResize: (listener) => {
-          onResize = () => listener(size());
-          output.on("resize", onResize);
+    return await client.exec(
+      id,
+      { ...spec, env: { TERM: process.env.TERM || "xterm-256color", ...spec.env } },
+      {
+        stdin: input,
+        signal: trap.signal,
+        tty: {
+          ...size(),
+          onResize: (listener) => {
+            onResize = () => listener(size());
+            output.on("resize", onResize);
+          },
         },
+        onOutput: (_stream, chunk) => writeOutput(output, chunk),
       },
-      onOutput: (_stream, chunk) => writeOutput(output, chunk),
-    });
+    );
   } catch (err) {
     if (trap.signal.aborted) throw new CancelledError(trap.signal.reason);
     throw err;

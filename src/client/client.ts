@@ -2,16 +2,22 @@
 // the {code, data, msg} envelope, turns failures into APIError / ConnectionError, and streams
 // uploads and downloads (node:http, never a whole file in memory).
 import { once } from "node:events";
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import type { Readable } from "node:stream";
+import { type ClientRequest, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { createRequire } from "node:module";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { EXTENSIONS_HEADER, type Extension } from "./extensions.js";
-import type { Terminal } from "../sandbox/backend.js";
-import { encodeFrame } from "./frames.js";
-import { lines } from "./lines.js";
+import { EXEC_HEADER, type ExecEvent, NDJSON, RAW_STDIN, TERMINAL_BODY } from "../protocol/exec.js";
+import { EXTENSIONS_HEADER, type Extension } from "../protocol/extensions.js";
+import { encodeFrame } from "../protocol/frames.js";
+import type { Terminal } from "../protocol/terminal.js";
+import { LineTooLongError, lines } from "./lines.js";
 
 const lazyRequire = createRequire(import.meta.url);
+
+/** The longest line of a streamed exec taken (our server's are ~90 KB): a longer one is not an exec stream. */
+const MAX_EXEC_LINE_BYTES = 16 * 1024 * 1024;
+/** The longest answer read whole (JSON, an error page): more is refused, not held. */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export interface Disk {
   id: string;
@@ -52,6 +58,12 @@ export interface SandboxLog {
   will_total_alive_seconds: number;
   created_at: string;
   updated_at: string;
+  /** Our extension (absent upstream): null once killed. */
+  expires_at?: string | null;
+  /** Our extension: null while running. */
+  killed_at?: string | null;
+  /** Our extension. */
+  keepalive_seconds?: number;
 }
 
 export interface ExecRequest {
@@ -132,8 +144,8 @@ export class AcontextClient {
 
   // ---- artifacts ----
 
-  /** Uploads `source` as `dir` + `filename` (replacing what was there), streamed. */
-  upload(diskId: string, dir: string, filename: string, source: Readable, size?: number): Promise<Artifact> {
+  /** Uploads `source` as `dir` + `filename` (replacing what was there), streamed; `contentType` is the part's type. */
+  upload(diskId: string, dir: string, filename: string, source: Readable, size?: number, contentType = "application/octet-stream"): Promise<Artifact> {
     // node:crypto loads here only: ~4 ms of start-up for the commands that never upload.
     const { randomBytes } = lazyRequire("node:crypto") as typeof import("node:crypto");
     // Long (69 of the 70 characters RFC 2046 allows): a multipart parser's boundary search skips
@@ -142,7 +154,7 @@ export class AcontextClient {
     const head = Buffer.from(
       `--${boundary}\r\nContent-Disposition: form-data; name="file_path"\r\n\r\n${dir}\r\n` +
         `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename.replace(/["\r\n]/g, "_")}"\r\n` +
-        "Content-Type: application/octet-stream\r\n\r\n",
+        `Content-Type: ${contentType.replace(/[\r\n]/g, "")}\r\n\r\n`,
     );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     return this.call("POST", `/disk/${encodeURIComponent(diskId)}/artifact`, {
@@ -158,9 +170,19 @@ export class AcontextClient {
     });
   }
 
-  getArtifact(diskId: string, filePath: string): Promise<{ artifact: Artifact }> {
+  /** An artifact's record; with its text content (text files only) and a public URL when asked. */
+  getArtifact(
+    diskId: string,
+    filePath: string,
+    options: { withContent?: boolean; withPublicUrl?: boolean; expire?: number } = {},
+  ): Promise<{ artifact: Artifact; public_url?: string | null; content?: { type: string; raw: string } | null }> {
     return this.call("GET", `/disk/${encodeURIComponent(diskId)}/artifact`, {
-      query: { file_path: filePath, with_content: false, with_public_url: false },
+      query: {
+        file_path: filePath,
+        with_content: options.withContent ?? false,
+        with_public_url: options.withPublicUrl ?? false,
+        expire: options.withPublicUrl ? options.expire : undefined,
+      },
     });
   }
 
@@ -190,12 +212,18 @@ export class AcontextClient {
 
   // ---- sandboxes ----
 
-  createSandbox(options: { keepalive_seconds?: number; network?: boolean } = {}): Promise<SandboxInfo> {
+  /** `warnings` (our extension): limits the API cannot hold for this sandbox. */
+  createSandbox(options: { keepalive_seconds?: number; network?: boolean } = {}): Promise<SandboxInfo & { warnings?: string[] }> {
     return this.call("POST", "/sandbox", { json: options });
   }
 
   getSandbox(id: string): Promise<SandboxInfo & { keepalive_seconds?: number }> {
     return this.call("GET", `/sandbox/${encodeURIComponent(id)}`);
+  }
+
+  /** Pushes a sandbox's expiry out by `seconds` (ours: PATCH /sandbox/{id}; not on upstream's public API). */
+  extendSandbox(id: string, seconds: number): Promise<SandboxInfo> {
+    return this.call("PATCH", `/sandbox/${encodeURIComponent(id)}`, { json: { keepalive_longer_by_seconds: seconds } });
   }
 
   async killSandbox(id: string): Promise<void> {
@@ -231,11 +259,11 @@ export class AcontextClient {
     },
   ): Promise<number> {
     const path = `/sandbox/${encodeURIComponent(id)}/exec`;
-    const headers: OutgoingHttpHeaders = { accept: "application/x-ndjson, application/json" };
+    const headers: OutgoingHttpHeaders = { accept: `${NDJSON}, application/json` };
     const { stdin, tty } = options;
     const request: RequestOptions = tty
       ? {
-          headers: { ...headers, "content-type": "application/x-acontext-tty", "x-acontext-exec": JSON.stringify({ ...spec, tty: { rows: tty.rows, cols: tty.cols } }) },
+          headers: { ...headers, "content-type": TERMINAL_BODY, [EXEC_HEADER]: headerJson({ ...spec, tty: { rows: tty.rows, cols: tty.cols } }) },
           body: async (req) => {
             const send = (type: string, data: Buffer | string) => req.writableEnded || req.write(encodeFrame(type, data));
             tty.onResize?.((size) => send("w", `${size.rows} ${size.cols}`));
@@ -245,28 +273,38 @@ export class AcontextClient {
           noIdleTimeout: true,
         }
       : stdin
-      ? {
-          headers: { ...headers, "content-type": "application/octet-stream", "x-acontext-exec": JSON.stringify(spec) },
-          body: async (req) => {
-            await pipeline(stdin, req);
-          },
-          noIdleTimeout: true,
-        }
-      : { headers, json: spec, noIdleTimeout: true };
+        ? {
+            headers: { ...headers, "content-type": RAW_STDIN, [EXEC_HEADER]: headerJson(spec) },
+            body: async (req) => {
+              await pipeline(stdin, req);
+            },
+            noIdleTimeout: true,
+          }
+        : { headers, json: spec, noIdleTimeout: true };
     const res = await this.send("POST", path, request, options.signal);
     if ((res.statusCode ?? 0) >= 400) throw await this.errorOf(res);
-    if (!String(res.headers["content-type"]).includes("application/x-ndjson")) {
-      const body = JSON.parse(await readText(res)) as { data?: { stdout?: string; stderr?: string; exit_code?: number } };
+    if (!String(res.headers["content-type"]).includes(NDJSON)) {
+      const body = JSON.parse(await this.readText(res)) as { data?: { stdout?: string; stderr?: string; exit_code?: number } };
       if (body.data?.stdout) await options.onOutput("stdout", Buffer.from(body.data.stdout));
       if (body.data?.stderr) await options.onOutput("stderr", Buffer.from(body.data.stderr));
       return body.data?.exit_code ?? 1;
     }
     let exitCode: number | undefined;
-    for await (const line of lines(res)) {
-      if (!line) continue;
-      const event = JSON.parse(line) as { type: string; data?: string; exit_code?: number };
-      if (event.type === "stdout" || event.type === "stderr") await options.onOutput(event.type, Buffer.from(event.data ?? "", "base64"));
-      else if (event.type === "exit") exitCode = event.exit_code;
+    try {
+      for await (const line of lines(res, MAX_EXEC_LINE_BYTES)) {
+        if (!line) continue;
+        let event: ExecEvent;
+        try {
+          event = JSON.parse(line) as ExecEvent;
+        } catch {
+          throw new ConnectionError(this.baseUrl, "it sent an exec output line that is not JSON (not an Acontext exec stream)");
+        }
+        if (event.type === "stdout" || event.type === "stderr") await options.onOutput(event.type, Buffer.from(event.data, "base64"));
+        else if (event.type === "exit") exitCode = event.exit_code;
+      }
+    } catch (err) {
+      if (!(err instanceof LineTooLongError)) throw err;
+      throw new ConnectionError(this.baseUrl, `it sent an exec output line longer than ${MAX_EXEC_LINE_BYTES / 1024 ** 2} MiB (not an Acontext exec stream)`);
     }
     if (exitCode === undefined) throw new ConnectionError(this.baseUrl, "the output stream ended before the command's exit code");
     return exitCode;
@@ -283,7 +321,10 @@ export class AcontextClient {
   }
 
   /** A disk folder into a sandbox folder in one call (extension "transfer-tree"). */
-  async downloadTreeToSandbox(diskId: string, body: { file_path: string; sandbox_id: string; sandbox_path: string }): Promise<{ files: number; bytes: number }> {
+  async downloadTreeToSandbox(
+    diskId: string,
+    body: { file_path: string; sandbox_id: string; sandbox_path: string },
+  ): Promise<{ files: number; bytes: number }> {
     const data = await this.call<{ success: boolean; error?: string; files: number; bytes: number }>(
       "POST",
       `/disk/${encodeURIComponent(diskId)}/artifact/download_to_sandbox`,
@@ -301,6 +342,37 @@ export class AcontextClient {
     return data.artifacts;
   }
 
+  /** A sandbox file's bytes, exactly its size when opened (extension "sandbox-files"). */
+  async readSandboxFile(id: string, path: string): Promise<{ stream: IncomingMessage; size?: number }> {
+    const res = await this.send("GET", `/sandbox/${encodeURIComponent(id)}/file`, { query: { path } });
+    if ((res.statusCode ?? 0) >= 400) throw await this.errorOf(res);
+    const length = Number(res.headers["content-length"]);
+    return { stream: res, size: Number.isFinite(length) ? length : undefined };
+  }
+
+  /** Writes a sandbox file (parents made) from a stream (extension "sandbox-files"). */
+  async writeSandboxFile(id: string, path: string, source: Readable, size?: number): Promise<void> {
+    await this.call("PUT", `/sandbox/${encodeURIComponent(id)}/file`, {
+      query: { path },
+      headers: { "content-type": RAW_STDIN, ...(size !== undefined ? { "content-length": size } : {}) },
+      body: async (req) => {
+        await pipeline(source, req);
+      },
+      noIdleTimeout: true,
+    });
+  }
+
+  /** What a sandbox path names, asked without running a command (extension "sandbox-files"). */
+  async statSandboxPath(id: string, path: string): Promise<"file" | "dir" | "other" | "missing"> {
+    return (await this.call<{ type: "file" | "dir" | "other" | "missing" }>("GET", `/sandbox/${encodeURIComponent(id)}/stat`, { query: { path } })).type;
+  }
+
+  /** The regular files under a sandbox folder, relative to it (extension "sandbox-files"). */
+  async listSandboxFiles(id: string, dir: string): Promise<Array<{ path: string; size: number }>> {
+    return (await this.call<{ files: Array<{ path: string; size: number }> }>("GET", `/sandbox/${encodeURIComponent(id)}/files`, { query: { path: dir } }))
+      .files;
+  }
+
   async ping(): Promise<void> {
     await this.call("GET", "/ping");
   }
@@ -316,7 +388,7 @@ export class AcontextClient {
   /** A request whose JSON envelope is unwrapped: `data` on success, APIError otherwise. */
   async call<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.send(method, path, options);
-    const text = await readText(res);
+    const text = await this.readText(res);
     let body: { code?: unknown; data?: unknown; msg?: unknown; message?: unknown; error?: unknown } | undefined;
     try {
       body = text ? JSON.parse(text) : undefined;
@@ -333,13 +405,28 @@ export class AcontextClient {
   }
 
   private async errorOf(res: IncomingMessage): Promise<APIError> {
-    const text = await readText(res);
+    const text = await this.readText(res);
     try {
       const body = JSON.parse(text) as { code?: number; msg?: string; error?: string };
       return new APIError(res.statusCode ?? 0, body.msg || `HTTP ${res.statusCode}`, body.code, body.error);
     } catch {
       return new APIError(res.statusCode ?? 0, text.trim() || `HTTP ${res.statusCode}`);
     }
+  }
+
+  /** An answer's body as text, up to MAX_ANSWER_BYTES: a longer one is refused as it arrives, never held whole. */
+  private async readText(res: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.destroy();
+        throw new ConnectionError(this.baseUrl, `its answer to one request is longer than ${MAX_ANSWER_BYTES / 1024 ** 2} MiB`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString("utf8");
   }
 
   private send(method: string, path: string, options: RequestOptions, signal?: AbortSignal): Promise<IncomingMessage> {
@@ -372,14 +459,12 @@ export class AcontextClient {
         // back the request, and with it the answer.
         req.flushHeaders();
         options.body(req).catch((err: Error) => req.destroy(err));
-      }
-      else req.end(json);
+      } else req.end(json);
     });
   }
 }
 
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+/** JSON for an HTTP header, which takes ASCII only: other characters as \uXXXX escapes (still the same JSON). */
+function headerJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -1,9 +1,8 @@
-// Runs a project's dev server in its own session, streams its output with a prefix, reports when
+// Runs a project's dev server in its own session, hands its output on line by line, reports when
 // its port answers HTTP, and stops the whole process tree on request.
 import { request } from "node:http";
-import { CliError, EXIT } from "../cli/errors.js";
-import { debug, sayPrefixed } from "../cli/output.js";
-import { forEachLine, LineTail, portAnswers, sessionMembers, signalNumber, sleep, stopSession } from "./processes.js";
+import { EXIT, ExpectedError } from "../shared/errors.js";
+import { forEachLine, LineTail, portAnswers, sessionMembers, signalNumber, sleep, stopSession } from "../shared/processes.js";
 
 /** Hosts a local dev server may listen on (wrangler binds 127.0.0.1; others bind ::1 or both). */
 const LOOPBACK_HOSTS = ["127.0.0.1", "::1"];
@@ -14,8 +13,10 @@ export interface DevServerOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   port: number;
-  /** Written before each line of the server's output. */
-  prefix: string;
+  /** Each line of the server's output (stdout and stderr), as it comes. */
+  onLine: (line: string) => void;
+  /** Details for whoever debugs (pids, what is stopped). */
+  onDebug?: (message: string) => void;
   /** Aborted with reason "SIGINT" or "SIGTERM" to stop the server. */
   signal: AbortSignal;
   /** Resolves when the user asks again (second Ctrl-C): skip the grace period. */
@@ -38,7 +39,7 @@ const TAIL_LINES = 15;
 export async function assertPortFree(port: number): Promise<void> {
   for (const host of LOOPBACK_HOSTS) {
     if (await portAnswers(port, host)) {
-      throw new CliError(`port ${port} is already in use (something answers on ${formatHost(host)}:${port})`, {
+      throw new ExpectedError(`port ${port} is already in use (something answers on ${formatHost(host)}:${port})`, {
         hint: `stop that process or pick another port with --port`,
       });
     }
@@ -63,7 +64,7 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
   const tail = new LineTail(TAIL_LINES);
   const onLine = (line: string) => {
     tail.push(line);
-    sayPrefixed(options.prefix, line);
+    options.onLine(line);
   };
   const streamsDone = Promise.all([forEachLine(child.stdout, onLine), forEachLine(child.stderr, onLine)]);
 
@@ -77,7 +78,7 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
     else options.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   const pid = child.pid;
-  debug(`dev server pid ${pid} (its own session); polling http://localhost:${options.port}/`);
+  options.onDebug?.(`dev server pid ${pid} (its own session); polling http://localhost:${options.port}/`);
 
   let ready = false;
   while (!exited && !options.signal.aborted) {
@@ -89,7 +90,7 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
   }
 
   if (pid !== undefined && (!exited || sessionMembers(pid).length > 0)) {
-    debug(`stopping session ${pid}: ${sessionMembers(pid).join(", ")}`);
+    options.onDebug?.(`stopping session ${pid}: ${sessionMembers(pid).join(", ")}`);
     await stopSession(pid, options.graceMs ?? 5000, options.hurry);
   }
   const result = await exit;
@@ -101,14 +102,14 @@ export async function runDevServer(options: DevServerOptions): Promise<DevServer
   }
   if (result.failed && result.exitCode === undefined && !result.signal) {
     // Spawning failed (e.g. the binary vanished): execa's message says why.
-    throw new CliError(`could not start ${options.command}: ${result.shortMessage}`);
+    throw new ExpectedError(`could not start ${options.command}: ${result.shortMessage}`);
   }
   const exitCode = result.exitCode ?? 128 + signalNumber(result.signal);
   if (exitCode === 0 && ready) return { exitCode, reason: "exited" };
   const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${exitCode}`;
   const when = ready ? "" : ` before it answered on port ${options.port}`;
   const lines = tail.format("; its last output:");
-  throw new CliError(`the dev server ${how}${when}${lines}`, {
+  throw new ExpectedError(`the dev server ${how}${when}${lines}`, {
     exitCode: exitCode === 0 ? EXIT.failure : exitCode,
   });
 }
@@ -129,7 +130,6 @@ async function httpAnswers(port: number): Promise<boolean> {
   }
   return false;
 }
-
 
 function formatHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;

@@ -1,8 +1,7 @@
-// `<pm> install` with its output streamed to stderr, under a spinner when stderr is a terminal.
-import { CancelledError, CliError } from "../cli/errors.js";
-import { sayPrefixed } from "../cli/output.js";
+// `<pm> install`, its output handed on line by line (the CLI shows it under a spinner on a terminal).
+import { CancelledError, ExpectedError } from "../shared/errors.js";
+import { forEachLine, LineTail } from "../shared/processes.js";
 import { installCommand, type PackageManager } from "./package-manager.js";
-import { forEachLine, LineTail } from "./processes.js";
 
 export interface InstallOptions {
   pm: PackageManager;
@@ -10,19 +9,14 @@ export interface InstallOptions {
   /** How the folder is shown to the user. */
   display: string;
   env: NodeJS.ProcessEnv;
-  prefix: string;
   signal: AbortSignal;
+  /** Each line of the install's output, as it comes. */
+  onLine: (line: string) => void;
 }
 
 export async function installDependencies(options: InstallOptions): Promise<void> {
   const { execa } = await import("execa");
   const { command, args } = installCommand(options.pm);
-  const title = `installing dependencies in ${options.display} (${[command, ...args].join(" ")})`;
-  const spinner = process.stderr.isTTY
-    ? (await import("ora")).default({ text: title, stream: process.stderr }).start()
-    : undefined;
-  if (!spinner) process.stderr.write(`${title}\n`);
-
   const child = execa(command, args, {
     cwd: options.dir,
     env: options.env,
@@ -36,24 +30,16 @@ export async function installDependencies(options: InstallOptions): Promise<void
   const tail = new LineTail(15);
   const onLine = (line: string) => {
     tail.push(line);
-    // Lines scroll above the spinner, which stays on the last row.
-    spinner?.clear();
-    sayPrefixed(options.prefix, line);
-    spinner?.render();
+    options.onLine(line);
   };
   await Promise.all([forEachLine(child.stdout, onLine), forEachLine(child.stderr, onLine)]);
   const result = await child;
 
-  if (result.isCanceled) {
-    spinner?.stop();
-    throw new CancelledError(options.signal.reason);
-  }
+  if (result.isCanceled) throw new CancelledError(options.signal.reason);
   if (result.exitCode !== 0) {
-    spinner?.fail();
     const how = result.exitCode === undefined ? `could not run: ${result.shortMessage}` : `exited with code ${result.exitCode}`;
-    throw new CliError(`${[command, ...args].join(" ")} ${how}${tail.format("; its last output:")}`, {
+    throw new ExpectedError(`${[command, ...args].join(" ")} ${how}${tail.format("; its last output:")}`, {
       hint: `fix the problem above, then run the command again (or run \`${command} install\` in ${options.display} yourself)`,
     });
   }
-  spinner?.succeed(`installed dependencies in ${options.display}`);
 }

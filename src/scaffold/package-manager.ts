@@ -1,7 +1,6 @@
 // Package-manager detection and command tables. Everything here is pure except the PATH lookup,
 // so the detection order is table-tested without spawning anything.
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findOnPath } from "../shared/processes.js";
 
 export const PACKAGE_MANAGERS = ["npm", "pnpm", "yarn", "bun"] as const;
 export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
@@ -105,10 +104,7 @@ export function resolvePackageManager(input: DetectionInput): Detection {
 }
 
 /** The package managers to offer in a prompt: installed ones only, the detected one first. */
-export function packageManagerChoices(
-  detected: PackageManager,
-  installed: readonly PackageManager[],
-): PackageManager[] {
+export function packageManagerChoices(detected: PackageManager, installed: readonly PackageManager[]): PackageManager[] {
   const rest = INSTALLED_PREFERENCE.filter((pm) => pm !== detected && installed.includes(pm));
   return installed.includes(detected) ? [detected, ...rest] : rest;
 }
@@ -117,32 +113,12 @@ export function installCommand(pm: PackageManager): { command: string; args: str
   return { command: pm, args: COMMANDS[pm].install };
 }
 
-export function runScriptCommand(
-  pm: PackageManager,
-  script: string,
-  args: string[] = [],
-): { command: string; args: string[] } {
+export function runScriptCommand(pm: PackageManager, script: string, args: string[] = []): { command: string; args: string[] } {
   return { command: pm, args: COMMANDS[pm].run(script, args) };
 }
 
 export function installHint(pm: PackageManager): string {
   return COMMANDS[pm].installHint;
-}
-
-/** The absolute path of an executable named `bin` on PATH, without spawning it. */
-export function findOnPath(bin: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, bin);
-    try {
-      if (!statSync(file).isFile()) continue;
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 export function installedPackageManagers(env: NodeJS.ProcessEnv = process.env): PackageManager[] {

@@ -1,30 +1,16 @@
 // Prerequisites of a sandbox project, checked before installing or starting it.
-import { CliError } from "../cli/errors.js";
+import { ExpectedError } from "../shared/errors.js";
 
 /**
- * An error if `nodeVersion` does not satisfy the project's `engines.node`, else undefined.
- * `nodeVersion` undefined means no `node` on PATH.
+ * Whether the project declares an `engines.node` that `nodeVersion` (undefined: no node on PATH)
+ * does not satisfy; a range semver cannot read is taken as satisfied.
  */
-export async function checkNodeVersion(
-  required: string | undefined,
-  nodeVersion: string | undefined,
-  projectDisplay: string,
-): Promise<CliError | undefined> {
-  if (!required) return undefined;
-  if (!nodeVersion) {
-    return new CliError(`${projectDisplay} needs Node.js ${required}, but there is no node on PATH`, {
-      hint: "install Node.js (https://nodejs.org) and make sure `node` is on PATH",
-    });
-  }
+export async function nodeTooOld(required: string | undefined, nodeVersion: string | undefined): Promise<boolean> {
+  if (!required) return false;
+  if (!nodeVersion) return true;
   const { default: semver } = await import("semver");
-  if (!semver.validRange(required)) return undefined;
-  if (semver.satisfies(nodeVersion, required, { includePrerelease: true })) return undefined;
-  return new CliError(
-    `${projectDisplay} needs Node.js ${required}, but node on PATH is ${nodeVersion}`,
-    {
-      hint: `install a Node.js that satisfies ${required} (nvm install 22, fnm use 22, or https://nodejs.org) and put it first on PATH`,
-    },
-  );
+  if (!semver.validRange(required)) return false;
+  return !semver.satisfies(nodeVersion, required, { includePrerelease: true });
 }
 
 /** The version of the `node` that the package manager will run (`node --version` on PATH). */
@@ -42,8 +28,8 @@ export async function dockerRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
 }
 
 /** The message for a Cloudflare project when Docker is not there, with the three ways forward. */
-export function dockerMissingError(port: number, retry: string): CliError {
-  return new CliError(
+export function dockerMissingError(port: number, retry: string): ExpectedError {
+  return new ExpectedError(
     [
       "Docker is not running (or not installed). The Cloudflare sandbox builds and runs its container",
       "image with Docker during `wrangler dev`, so wrangler would refuse to start. Either:",

@@ -1,5 +1,5 @@
 // What a sandbox project is, and finding the ones under ./sandbox/.
-import { existsSync } from "node:fs";
+import { type Dirent, existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -18,11 +18,7 @@ export const PROJECT_KINDS: readonly ProjectKind[] = [
     name: "cloudflare",
     markers: ["wrangler.jsonc", "wrangler.json", "wrangler.toml"],
     // --enable-containers is hidden in `wrangler dev --help` but present (wrangler 4.86 to 4.164).
-    devArgs: ({ port, containers }) => [
-      "--port",
-      String(port),
-      ...(containers ? [] : ["--enable-containers=false"]),
-    ],
+    devArgs: ({ port, containers }) => ["--port", String(port), ...(containers ? [] : ["--enable-containers=false"])],
     needsDocker: true,
   },
 ];
@@ -43,7 +39,7 @@ export function detectKind(files: readonly string[]): ProjectKind | undefined {
 
 /** Sandbox projects directly under `root` (any folder name), sorted by name. */
 export async function scanProjects(root: string): Promise<SandboxProject[]> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch (err) {

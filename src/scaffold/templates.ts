@@ -1,9 +1,9 @@
 // Bundled and remote templates, and copying one into a new project folder.
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, copyFile, symlink, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CliError, UsageError } from "../cli/errors.js";
+import { ExpectedError, UsageError } from "../shared/errors.js";
 import { detectKind } from "./projects.js";
 
 export const TEMPLATES_DIR = fileURLToPath(new URL("../../templates/", import.meta.url));
@@ -79,7 +79,7 @@ export async function prepareTarget(target: string, force: boolean, display: str
   try {
     const stat = await lstat(target);
     if (!stat.isDirectory()) {
-      throw new CliError(`${display} exists and is not a folder`, { hint: "choose another name with --name" });
+      throw new ExpectedError(`${display} exists and is not a folder`, { hint: "choose another name with --name" });
     }
     entries = await readdir(target);
   } catch (err) {
@@ -88,13 +88,11 @@ export async function prepareTarget(target: string, force: boolean, display: str
   }
   if (entries.length === 0) return;
   if (!force) {
-    throw new CliError(`${display} already exists and is not empty`, {
+    throw new ExpectedError(`${display} already exists and is not empty`, {
       hint: "start it by name, choose another folder with --name, or overwrite it with --force",
     });
   }
-  await Promise.all(
-    entries.filter((e) => e !== ".git").map((e) => rm(join(target, e), { recursive: true, force: true })),
-  );
+  await Promise.all(entries.filter((e) => e !== ".git").map((e) => rm(join(target, e), { recursive: true, force: true })));
 }
 
 /** Copies a template folder into `target`, renaming shipped dotfiles and naming the package. */
@@ -154,7 +152,7 @@ export async function fetchRemoteTemplate(spec: string): Promise<{ dir: string; 
     await downloadTemplate(spec, { dir, registry: false, force: true });
   } catch (err) {
     await cleanup();
-    throw new CliError(`could not fetch template ${spec}: ${causeOf(err)}`, {
+    throw new ExpectedError(`could not fetch template ${spec}: ${causeOf(err)}`, {
       hint: "check the template address and your network; the bundled templates work offline (--template cloudflare)",
       cause: err,
     });

@@ -1,34 +1,15 @@
 // The embedded Acontext API as a Hono app. Built apart from the HTTP listener, so routes are
 // tested with app.request() as well as over a real socket.
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { HttpBindings } from "@hono/node-server";
 import { Hono } from "hono";
-import { EXTENSIONS, EXTENSIONS_HEADER } from "../client/extensions.js";
-import type { BlobStore } from "./blobs.js";
-import { ApiError, envelope } from "./http.js";
+import { EXTENSIONS_HEADER } from "../protocol/extensions.js";
+import { bodyLimit } from "./body-limit.js";
+import type { AppDeps } from "./deps.js";
+import { ApiError, type AppEnv, envelope } from "./http.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { diskRoutes } from "./routes/disks.js";
 import { materialRoutes } from "./routes/material.js";
 import { sandboxRoutes } from "./routes/sandboxes.js";
-import type { SandboxService } from "./sandboxes.js";
-import type { Store } from "./store.js";
-
-export type AppEnv = { Bindings: Partial<HttpBindings> };
-
-export interface AppDeps {
-  store: Store;
-  blobs: BlobStore;
-  apiKey: string;
-  maxUploadBytes: number;
-  /** One line per request (method, path, status, ms) and unexpected errors. */
-  log: (line: string) => void;
-  /** Sandboxes, where this machine can run them. */
-  sandboxes?: SandboxService;
-  /** Why there are none, for the 503 answer. */
-  sandboxesUnavailable?: string;
-  /** What GET /api/v1/server/status answers (an extension for `acontext server status`). */
-  status: () => Record<string, unknown>;
-}
 
 export function buildApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,7 +17,7 @@ export function buildApp(deps: AppDeps): Hono<AppEnv> {
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
-    c.res.headers.set(EXTENSIONS_HEADER, EXTENSIONS.join(","));
+    c.res.headers.set(EXTENSIONS_HEADER, deps.extensions.join(","));
     deps.log(`${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`);
   });
 
@@ -57,6 +38,8 @@ export function buildApp(deps: AppDeps): Hono<AppEnv> {
     if (!given || !timingSafeEqual(digest(given), expected)) return c.json(envelope(401, "Unauthorized"), 401);
     await next();
   });
+  // After the key check: a body sent without the key is never buffered.
+  app.use("/api/v1/*", bodyLimit(deps.maxBodyBytes));
   app.get("/api/v1/ping", (c) => c.json({ code: 0, msg: "pong" }));
   app.get("/api/v1/server/status", (c) => c.json({ code: 0, data: deps.status(), msg: "" }));
   app.route("/api/v1/disk", diskRoutes(deps));

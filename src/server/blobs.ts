@@ -1,15 +1,27 @@
 // A content-addressed blob store: blobs/<aa>/<sha256>. Uploads stream into tmp/, are hashed and
 // fsynced there, then renamed into place; identical content is stored once. Whatever is left in
 // tmp/ when the server starts is from a crash and is removed.
-import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, type WriteStream, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, renameSync, rmSync, unlinkSync } from "node:fs";
-import { mkdir, open, readdir, rm, type FileHandle } from "node:fs/promises";
+
 import { isUtf8 } from "node:buffer";
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  type WriteStream,
+} from "node:fs";
+import { type FileHandle, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform, type Readable } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ApiError } from "./http.js";
 
 /** A file received into tmp/, hashed and on disk, not yet visible as a blob. */
 export interface StagedBlob {
@@ -20,6 +32,12 @@ export interface StagedBlob {
   head: Buffer;
   /** Valid UTF-8 with no NUL byte. */
   isText: boolean;
+}
+
+/** How many bytes a blob may have here, and the error past that. */
+export interface ByteLimit {
+  bytes: number;
+  exceeded(): Error;
 }
 
 const HEAD_BYTES = 4096;
@@ -53,10 +71,10 @@ export class BlobStore {
   }
 
   /**
-   * Streams `source` into a temp file, hashing it. More than `maxBytes` is a 413 and leaves
-   * nothing behind.
+   * Streams `source` into a temp file, hashing it. Past `limit` its error (a 413), counted as the
+   * bytes come, and nothing is left behind. Every blob is written through here: no write without a limit.
    */
-  async stage(source: AsyncIterable<Uint8Array> | Readable, maxBytes = Infinity): Promise<StagedBlob> {
+  async stage(source: AsyncIterable<Uint8Array> | Readable, limit: ByteLimit): Promise<StagedBlob> {
     const tempPath = join(this.tmpDir, randomUUID());
     const hash = createHash("sha256");
     const text = new Utf8Checker();
@@ -67,8 +85,8 @@ export class BlobStore {
       transform(piece: Buffer, _encoding, done) {
         const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
         size += chunk.length;
-        if (size > maxBytes) {
-          done(new ApiError(413, "file too large", `the limit is ${maxBytes} bytes`));
+        if (size > limit.bytes) {
+          done(limit.exceeded());
           return;
         }
         hash.update(chunk);
@@ -152,10 +170,18 @@ class BackgroundFlush {
   private unflushed = 0;
 
   constructor(output: WriteStream) {
-    // The second descriptor opens once the stream has created the file.
+    // The second descriptor opens once the stream has created the file. Once that is under way,
+    // a write error (a client hanging up) must not settle this first: the descriptor would then
+    // open with nobody left to close it.
     this.fd = new Promise((resolve, reject) => {
-      output.once("open", () => open(output.path, "r").then(resolve, reject));
-      output.once("error", reject);
+      let opening = false;
+      output.once("open", () => {
+        opening = true;
+        open(output.path, "r").then(resolve, reject);
+      });
+      output.once("error", (err) => {
+        if (!opening) reject(err);
+      });
     });
     this.fd.catch(() => {});
     this.counter = new Transform({
@@ -164,7 +190,10 @@ class BackgroundFlush {
         if (this.unflushed >= FLUSH_EVERY_BYTES) {
           this.unflushed = 0;
           // One flush at a time; it trails the writes a little, which is the point.
-          this.pending = this.pending.then(() => this.fd).then((fd) => fd.datasync()).catch(() => {});
+          this.pending = this.pending
+            .then(() => this.fd)
+            .then((fd) => fd.datasync())
+            .catch(() => {});
         }
         done(null, chunk);
       },

@@ -29,12 +29,13 @@ export interface PageOptions {
 
 /**
  * One page of a table ordered by (created_us, id), upstream's way: fetch limit + 1 rows to know
- * whether there is more, and a cursor at the last row shown.
+ * whether there is more, and a cursor at the last row shown. With `maxBytes`, the page ends early
+ * (with a cursor) where its items' JSON would pass it; the first item is always shown.
  */
 export function queryPage<Row extends { created_us: number; id: string }, Item>(
   db: Db,
   table: string,
-  options: PageOptions & { where?: string[]; params?: unknown[] },
+  options: PageOptions & { where?: string[]; params?: unknown[]; maxBytes?: number },
   toItem: (row: Row) => Item,
 ): { items: Item[]; has_more: boolean; next_cursor?: string } {
   const where = [...(options.where ?? [])];
@@ -48,11 +49,20 @@ export function queryPage<Row extends { created_us: number; id: string }, Item>(
   const rows = db
     .prepare(`SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_us ${order}, id ${order} LIMIT ?`)
     .all(...params, options.limit + 1) as Row[];
-  const hasMore = rows.length > options.limit;
-  const items = rows.slice(0, options.limit);
-  const last = items[items.length - 1];
+  const items: Item[] = [];
+  let bytes = 0;
+  for (const row of rows.slice(0, options.limit)) {
+    const item = toItem(row);
+    if (options.maxBytes !== undefined) {
+      bytes += JSON.stringify(item).length;
+      if (items.length && bytes > options.maxBytes) break;
+    }
+    items.push(item);
+  }
+  const hasMore = rows.length > items.length;
+  const last = rows[items.length - 1];
   return {
-    items: items.map(toItem),
+    items,
     has_more: hasMore,
     ...(hasMore && last ? { next_cursor: encodeCursor({ createdUs: last.created_us, id: last.id }) } : {}),
   };

@@ -4,7 +4,7 @@ import Database from "better-sqlite3";
 export type Db = Database.Database;
 
 /** Each entry upgrades the schema by one version; never edit a shipped entry, append a new one. */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE users (
      id TEXT PRIMARY KEY,
@@ -55,6 +55,37 @@ const MIGRATIONS: readonly string[] = [
      killed_at TEXT
    );
    CREATE INDEX sandboxes_by_time ON sandboxes (created_us, id);`,
+  // A sandbox's history as rows appended (history.ts), no longer JSON arrays rewritten whole on
+  // every exec; commands kept up to their first 4096 bytes.
+  `CREATE TABLE sandbox_commands (
+     seq INTEGER PRIMARY KEY,
+     sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+     command TEXT NOT NULL,
+     exit_code INTEGER NOT NULL
+   );
+   CREATE INDEX sandbox_commands_by_sandbox ON sandbox_commands (sandbox_id, seq);
+   CREATE TABLE sandbox_files (
+     seq INTEGER PRIMARY KEY,
+     sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+     sandbox_path TEXT NOT NULL
+   );
+   CREATE INDEX sandbox_files_by_sandbox ON sandbox_files (sandbox_id, seq);
+   INSERT INTO sandbox_commands (sandbox_id, command, exit_code)
+     SELECT sandbox_id,
+            CASE WHEN length(CAST(command AS BLOB)) > 4096
+                 THEN CAST(substr(CAST(command AS BLOB), 1, 4096) AS TEXT) || '… [acontext: ' || length(CAST(command AS BLOB)) || ' bytes; the first 4096 kept]'
+                 ELSE command END,
+            exit_code
+     FROM (SELECT s.id AS sandbox_id, coalesce(json_extract(h.value, '$.command'), '') AS command,
+                  coalesce(json_extract(h.value, '$.exit_code'), 0) AS exit_code, s.created_us, h.key AS n
+           FROM sandboxes s, json_each(s.history_commands) h)
+     ORDER BY created_us, sandbox_id, n;
+   INSERT INTO sandbox_files (sandbox_id, sandbox_path)
+     SELECT s.id, coalesce(json_extract(f.value, '$.sandbox_path'), '')
+     FROM sandboxes s, json_each(s.generated_files) f
+     ORDER BY s.created_us, s.id, f.key;
+   ALTER TABLE sandboxes DROP COLUMN history_commands;
+   ALTER TABLE sandboxes DROP COLUMN generated_files;`,
 ];
 
 export function openDatabase(file: string): Db {

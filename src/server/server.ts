@@ -1,17 +1,20 @@
 // Runs the embedded API on a port: data dir, API key, single-instance lock, listener, and a
 // graceful shutdown (stop accepting, finish in-flight requests, close the database).
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { homedir } from "node:os";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { buildApp } from "./app.js";
-import { INFO_FILE, isRunning, type ServerInfo } from "./info.js";
+import { type BackendName, extensionsOf, openBackend } from "./backends.js";
 import { BlobStore } from "./blobs.js";
 import { openDatabase } from "./db.js";
+import { GREP_TIMEOUT_MS } from "./grep.js";
+import { INFO_FILE, isRunning, type ServerInfo } from "./info.js";
+import { DEFAULT_MAX_BUFFERED_EXECS } from "./routes/sandboxes.js";
+import type { SandboxPolicy } from "./sandboxes.js";
 import { Store } from "./store.js";
 
 export interface ServerOptions {
@@ -21,7 +24,22 @@ export interface ServerOptions {
   /** Overrides the key stored in the data dir (for scripts and tests). */
   apiKey?: string;
   maxUploadBytes: number;
-  /** Local sandboxes kept created ahead. */
+  maxBodyBytes: number;
+  /** Bytes one disk may hold. */
+  diskQuotaBytes: number;
+  /** Transfer deadline and listing cap for sandboxes (DEFAULT_POLICY where not given). */
+  sandboxPolicy?: Partial<SandboxPolicy>;
+  /** Buffered (JSON) execs at once, server-wide (default 32); more is a 429. */
+  maxBufferedExecs?: number;
+  /** Connections at once (default: 1000, or a quarter of the descriptors this process may open); more are closed as they come. */
+  maxConnections?: number;
+  /** A new connection must have sent its first request's headers within this (default 10 s), or it is closed. */
+  firstRequestTimeoutMs?: number;
+  /** Which sandbox backend runs the sandboxes. */
+  backend: BackendName;
+  /** The container image, for the docker backend. */
+  image?: string;
+  /** Sandboxes kept created ahead. */
   warmSandboxes: number;
   version: string;
   log: (line: string) => void;
@@ -32,10 +50,14 @@ export interface RunningServer {
   port: number;
   apiKey: string;
   apiKeyFile: string;
+  /** The Node server (its settings, for tests). */
+  http: Server;
   close(): Promise<void>;
 }
 
 export const KEY_FILE = "api-key";
+const DEFAULT_MAX_CONNECTIONS = 1000;
+const FIRST_REQUEST_TIMEOUT_MS = 10_000;
 export const LOCK_FILE = "server.lock";
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -61,8 +83,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       blobs,
       apiKey,
       maxUploadBytes: options.maxUploadBytes,
+      maxBodyBytes: options.maxBodyBytes,
+      diskQuotaBytes: options.diskQuotaBytes,
+      maxBufferedExecs: options.maxBufferedExecs,
       sandboxes,
       sandboxesUnavailable: reason,
+      extensions: extensionsOf(sandboxes?.backend),
       log: options.log,
       status: () => ({
         version: options.version,
@@ -72,19 +98,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         started_at: startedAt.toISOString(),
         uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         ...store.counts(),
+        limits: {
+          max_upload_bytes: options.maxUploadBytes,
+          max_body_bytes: options.maxBodyBytes,
+          disk_quota_bytes: options.diskQuotaBytes,
+          grep_timeout_seconds: GREP_TIMEOUT_MS / 1000,
+          max_buffered_execs: options.maxBufferedExecs ?? DEFAULT_MAX_BUFFERED_EXECS,
+          max_connections: server.maxConnections,
+          ...(sandboxes && { transfer_timeout_seconds: sandboxes.policy.transferTimeoutMs / 1000, max_listed_files: sandboxes.policy.maxListedFiles }),
+        },
         sandboxes: sandboxes
           ? {
               backend: sandboxes.backend.name,
               isolation: sandboxes.backend.isolation,
               limits: sandboxes.backend.limits,
-              network: sandboxes.backend.networkUnavailable ?? "off by default; network: true gives outbound access through slirp4netns, not to the host's loopback",
+              network:
+                sandboxes.backend.networkUnavailable ?? "off by default; network: true gives outbound access through slirp4netns, not to the host's loopback",
               warm: options.warmSandboxes,
               ...sandboxes.counts(),
+              max: sandboxes.policy.maxSandboxes,
             }
           : { unavailable: reason },
       }),
     });
-    const server = await listen(app.fetch, options.host, options.port);
+    const server = await listen(app.fetch, options.host, options.port, {
+      maxConnections: options.maxConnections ?? defaultMaxConnections(),
+      firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
+    });
     const { port } = server.address() as AddressInfo;
     url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`;
     const info: ServerInfo = {
@@ -104,6 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       port,
       apiKey,
       apiKeyFile,
+      http: server,
       close: () =>
         (closing ??= (async () => {
           await closeServer(server);
@@ -120,29 +161,55 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 }
 
-/** The local sandbox backend where this machine allows it; otherwise why not. */
+/** The sandbox service over the configured backend, where this machine allows it; otherwise why not. */
 async function startSandboxes(db: ReturnType<typeof openDatabase>, projectId: string, options: ServerOptions) {
-  const { LocalBackend } = await import("../sandbox/local/local-backend.js");
-  const support = LocalBackend.supported();
-  if (!support.ok) {
-    options.log(`sandboxes unavailable: ${support.reason}`);
-    return { sandboxes: undefined, reason: support.reason };
+  const opened = await openBackend(options.backend, { namespace: projectId, warm: options.warmSandboxes, image: options.image, log: options.log });
+  if ("unavailable" in opened) {
+    options.log(`sandboxes unavailable: ${opened.unavailable}`);
+    return { sandboxes: undefined, reason: opened.unavailable };
   }
-  const { SandboxService } = await import("./sandboxes.js");
-  // Outside the data dir: sandbox set-up runs as the sandbox's unmapped uid, which must be able
-  // to reach its root; a data dir under /root (0700) would not allow that.
-  const stateDir = process.env.ACONTEXT_SANDBOX_DIR || (process.getuid?.() === 0 ? "/var/lib/acontext/sandboxes" : join(homedir(), ".acontext", "sandboxes"));
-  const sandboxes = new SandboxService(db, new LocalBackend(stateDir, projectId, { warm: options.warmSandboxes }), projectId, options.log);
+  const { DEFAULT_POLICY, SandboxService } = await import("./sandboxes.js");
+  const sandboxes = new SandboxService(db, opened.backend, projectId, options.log, { ...DEFAULT_POLICY, ...options.sandboxPolicy });
   await sandboxes.init();
   return { sandboxes, reason: undefined };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]["fetch"], hostname: string, port: number): Promise<Server> {
+/**
+ * Node's server with our timeouts and bounds: no `requestTimeout` (Node's 300 s would cut a
+ * terminal session or an exec whose stdin streams as its body; the routes have deadlines of their
+ * own: exec timeouts up to an hour, transfer deadlines), Node's 60 s for a request's headers, at
+ * most `maxConnections` connections (each holds a descriptor; past it Node closes new ones as they
+ * are accepted), and a connection that sends nothing is closed after `firstRequestTimeoutMs` of
+ * silence (Node's header deadline starts at the first byte, so without this idle connections
+ * would stay for ever). Once a request's headers are in, its connection has no idle timeout
+ * (a quiet command may run for an hour); between requests, Node's keep-alive timeout (5 s).
+ */
+function listen(
+  fetch: Parameters<typeof serve>[0]["fetch"],
+  hostname: string,
+  port: number,
+  limits: { maxConnections: number; firstRequestTimeoutMs: number },
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }) as Server;
+    const server = serve({ fetch, hostname, port, serverOptions: { requestTimeout: 0, headersTimeout: 60_000 } }) as Server;
+    server.maxConnections = limits.maxConnections;
+    // With no 'timeout' listener on the server, Node destroys a socket that times out outside a request.
+    server.on("connection", (socket: Socket) => socket.setTimeout(limits.firstRequestTimeoutMs));
+    server.on("request", (req: IncomingMessage) => req.socket.setTimeout(0));
     server.once("listening", () => resolve(server));
     server.once("error", reject);
   });
+}
+
+/** Connections at once by default: 1000, or a quarter of the descriptors this process may open (the rest for sandboxes, uploads, the database). */
+function defaultMaxConnections(): number {
+  let descriptors = Infinity;
+  try {
+    descriptors = Number(/^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"))?.[1] ?? Infinity);
+  } catch {
+    // not Linux: the fixed default
+  }
+  return Math.max(16, Math.min(DEFAULT_MAX_CONNECTIONS, Math.floor(descriptors / 4)));
 }
 
 /**
@@ -201,4 +268,3 @@ async function readOrCreateKey(file: string): Promise<string> {
   writeFileSync(file, `${key}\n`, { mode: 0o600, flag: "wx" });
   return key;
 }
-

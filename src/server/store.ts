@@ -1,8 +1,8 @@
 // Disks, artifacts, users and material tokens in SQLite. Every method is synchronous
 // (better-sqlite3), so each one is atomic with respect to the other requests.
 import { randomBytes, randomUUID } from "node:crypto";
+import { type PageOptions, queryPage } from "./cursor.js";
 import type { Db } from "./db.js";
-import { queryPage, type PageOptions } from "./cursor.js";
 
 export const RESERVED_META_KEY = "__artifact_info__";
 
@@ -162,9 +162,7 @@ export class Store {
   }
 
   getArtifact(diskId: string, path: string, filename: string): ArtifactRow | undefined {
-    return this.db.prepare("SELECT * FROM artifacts WHERE disk_id = ? AND path = ? AND filename = ?").get(diskId, path, filename) as
-      | ArtifactRow
-      | undefined;
+    return this.db.prepare("SELECT * FROM artifacts WHERE disk_id = ? AND path = ? AND filename = ?").get(diskId, path, filename) as ArtifactRow | undefined;
   }
 
   updateArtifactMeta(diskId: string, path: string, filename: string, meta: Record<string, unknown>): ArtifactRow | undefined {
@@ -185,9 +183,7 @@ export class Store {
 
   /** Artifacts directly in `dir`, and the names of its child directories, both sorted. */
   listDirectory(diskId: string, dir: string): { artifacts: ArtifactRow[]; directories: string[] } {
-    const artifacts = this.db
-      .prepare("SELECT * FROM artifacts WHERE disk_id = ? AND path = ? ORDER BY filename")
-      .all(diskId, dir) as ArtifactRow[];
+    const artifacts = this.db.prepare("SELECT * FROM artifacts WHERE disk_id = ? AND path = ? ORDER BY filename").all(diskId, dir) as ArtifactRow[];
     const paths = this.db
       .prepare("SELECT DISTINCT path FROM artifacts WHERE disk_id = ? AND path > ? AND substr(path, 1, ?) = ?")
       .all(diskId, dir, dir.length, dir) as { path: string }[];
@@ -202,6 +198,11 @@ export class Store {
   /** Every artifact of a disk, in path order. */
   artifactsOf(diskId: string): ArtifactRow[] {
     return this.db.prepare("SELECT * FROM artifacts WHERE disk_id = ? ORDER BY path, filename").all(diskId) as ArtifactRow[];
+  }
+
+  /** Bytes of all a disk's artifacts (for its quota). */
+  diskUsage(diskId: string): number {
+    return (this.db.prepare("SELECT coalesce(sum(size), 0) AS bytes FROM artifacts WHERE disk_id = ?").get(diskId) as { bytes: number }).bytes;
   }
 
   // ---- material tokens (public URLs) ----

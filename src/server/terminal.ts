@@ -1,10 +1,10 @@
-// The body of an exec on a terminal (extension "exec-tty"): frames (client/frames.ts) of typed
+// The body of an exec on a terminal (extension "exec-tty"): frames (protocol/frames.ts) of typed
 // input ("i") and the terminal's new size ("w", "ROWS COLS"), as the CLI sends them while the
 // command runs.
 import { once } from "node:events";
 import { PassThrough, type Readable } from "node:stream";
-import { FrameDecoder } from "../client/frames.js";
-import type { Terminal } from "../sandbox/backend.js";
+import { FrameDecoder } from "../protocol/frames.js";
+import type { Terminal } from "../protocol/terminal.js";
 
 const MAX_FRAME = 1024 * 1024;
 export const MAX_TERMINAL_SIDE = 10_000;
@@ -34,7 +34,10 @@ export function terminalInput(body: Readable, size: { rows: number; cols: number
         if (type === "i" && data.length && !stdin.write(data)) await once(stdin, "drain");
         if (type === "w") {
           const next = parseTerminalSize(data.toString());
-          if (next) (latest = next), resized?.(next);
+          if (next) {
+            latest = next;
+            resized?.(next);
+          }
         }
       }
     }

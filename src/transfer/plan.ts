@@ -13,7 +13,7 @@ export class PlanError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
-    /** 2 for a usage problem, 1 for a missing source. */
+    /** 2 for a usage problem, 1 for a missing source or a refused listing (safe-path.ts). */
     readonly exitCode: 1 | 2 = 2,
   ) {
     super(message);
@@ -60,9 +60,7 @@ export type Kind = "file" | "dir" | "missing";
 export type Lookup = (endpoint: Endpoint) => Kind;
 
 /** One source copied to one place: a file to a file, or a directory tree into a directory. */
-export type Step =
-  | { type: "file"; from: Endpoint; to: Endpoint }
-  | { type: "tree"; from: Endpoint; to: Endpoint };
+export type Step = { type: "file"; from: Endpoint; to: Endpoint } | { type: "tree"; from: Endpoint; to: Endpoint };
 
 export function planCopy(sources: Endpoint[], destination: Endpoint, options: { recursive: boolean }, lookup: Lookup): Step[] {
   if (sources.length === 0) throw new PlanError("nothing to copy", "acontext disk cp SRC… DST");
@@ -90,7 +88,7 @@ export function planCopy(sources: Endpoint[], destination: Endpoint, options: { 
       return { type: "file", from: source, to: destination };
     }
     const kind = lookup(source);
-    if (kind === "missing") throw new PlanError(`${formatEndpoint(source)}: no such file or directory`, undefined, 1);
+    if (kind === "missing") throw new PlanError(`${formatEndpoint(source)}: no such file or directory`, missingHint(source), 1);
     if (kind === "dir") {
       if (!options.recursive) throw new PlanError(`${formatEndpoint(source)} is a directory`, "copy directories with -r");
       if (destination.kind === "stdio") throw new PlanError("a directory cannot be copied to stdout (-)");
@@ -100,6 +98,19 @@ export function planCopy(sources: Endpoint[], destination: Endpoint, options: { 
     if (endsWithSlash(source)) throw new PlanError(`${formatEndpoint(source)} is a file, not a directory`);
     return { type: "file", from: source, to: destIsDir ? join(destination, baseName(source)) : destination };
   });
+}
+
+/** What to do about a source that is not there: how to see what is. */
+function missingHint(source: Endpoint): string {
+  const parent = (path: string) => path.replace(/[^/]*\/?$/, "") || "/";
+  switch (source.kind) {
+    case "disk":
+      return `see what is there: acontext disk ls disk://${source.diskId}${parent(source.path)}`;
+    case "sandbox":
+      return `see what is there: acontext sandbox exec ${source.sandboxId} -- ls -la ${parent(source.path)}`;
+    default:
+      return "check the path (relative to this folder); remote paths start with disk:// or sandbox://";
+  }
 }
 
 function endsWithSlash(endpoint: Endpoint): boolean {

@@ -1,12 +1,12 @@
 // `acontext disk …`, `login`, `whoami` and `completion` as a user runs them: the built CLI against
 // the real embedded server (a child process on a random port, temp data dir).
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI, freePort, runCli, useTempDirs } from "../helpers/cli.js";
-import { startServerProcess, TEST_KEY, type ServerProcess } from "../helpers/server.js";
+import { type ServerProcess, startServerProcess, TEST_KEY } from "../helpers/server.js";
 
 const tempDir = useTempDirs();
 const sha = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -50,7 +50,15 @@ describe("disk commands", () => {
     expect(tree.stderr).toContain("copied 2 files");
 
     const listing = JSON.parse((await run(["disk", "ls", "-R", `disk://${diskId}/`, "--json"])).stdout);
-    expect(listing.map((e: { path: string }) => e.path)).toEqual(["/code/", "/code/tree/", "/code/tree/a.txt", "/code/tree/sub/", "/code/tree/sub/b.py", "/in/", "/in/data.bin"]);
+    expect(listing.map((e: { path: string }) => e.path)).toEqual([
+      "/code/",
+      "/code/tree/",
+      "/code/tree/a.txt",
+      "/code/tree/sub/",
+      "/code/tree/sub/b.py",
+      "/in/",
+      "/in/data.bin",
+    ]);
     expect(listing.find((e: { path: string }) => e.path === "/in/data.bin")).toMatchObject({ type: "file", size: binary.length });
 
     const down = await run(["disk", "cp", `disk://${diskId}/in/data.bin`, "back.bin"]);
@@ -74,10 +82,20 @@ describe("disk commands", () => {
   it("pipes multi-megabyte stdin to a disk and a disk file to stdout", async () => {
     const server = await startServerProcess();
     const { env, home, diskId } = await against(server);
-    const text = Array.from({ length: 200_000 }, (_, i) => `line ${i}`).join("\n") + "\n";
-    const up = await execa(process.execPath, [CLI, "disk", "cp", "-", `disk://${diskId}/piped.txt`], { cwd: home, env: { ...process.env, ...env }, input: text, reject: false });
+    const text = `${Array.from({ length: 200_000 }, (_, i) => `line ${i}`).join("\n")}\n`;
+    const up = await execa(process.execPath, [CLI, "disk", "cp", "-", `disk://${diskId}/piped.txt`], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      input: text,
+      reject: false,
+    });
     expect(up.exitCode, up.stderr).toBe(0);
-    const down = await execa(process.execPath, [CLI, "disk", "cp", `disk://${diskId}/piped.txt`, "-"], { cwd: home, env: { ...process.env, ...env }, reject: false, stripFinalNewline: false });
+    const down = await execa(process.execPath, [CLI, "disk", "cp", `disk://${diskId}/piped.txt`, "-"], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      reject: false,
+      stripFinalNewline: false,
+    });
     expect(down.exitCode, down.stderr).toBe(0);
     expect(down.stdout.length).toBe(text.length);
     expect(down.stdout).toBe(text);
@@ -95,9 +113,11 @@ describe("disk commands", () => {
     expect(json).toEqual([expect.objectContaining({ path: "/src/", filename: "b.md" })]);
 
     expect((await run(["disk", "rm", `disk://${diskId}/src/a.py`])).exitCode).toBe(0);
-    const dir = await run(["disk", "rm", `disk://${diskId}/src/`]);
-    expect(dir.exitCode).toBe(1);
-    expect(dir.stderr).toContain("is a directory: pass -r");
+    // A directory without -r is a usage error, as for cp (exit 2), said once, before anything goes.
+    for (const path of [`disk://${diskId}/src/`, `disk://${diskId}/src`]) {
+      const dir = await run(["disk", "rm", path, `disk://${diskId}/src/b.md`]);
+      expect(dir).toMatchObject({ exitCode: 2, stderr: `error: ${path} is a directory\nhint: delete it and everything under it with -r` });
+    }
     expect((await run(["disk", "rm", "-r", `disk://${diskId}/src/`])).stderr).toContain("(1 file)");
     expect((await run(["disk", "ls", `disk://${diskId}/`])).stdout).toBe("");
 
@@ -131,7 +151,12 @@ describe("disk commands", () => {
   it("a server that dies mid-upload: a clear error, non-zero exit", async () => {
     const server = await startServerProcess();
     const { env, home, diskId } = await against(server);
-    const cli = execa(process.execPath, [CLI, "disk", "cp", "-", `disk://${diskId}/big.bin`], { cwd: home, env: { ...process.env, ...env }, reject: false, stdin: "pipe" });
+    const cli = execa(process.execPath, [CLI, "disk", "cp", "-", `disk://${diskId}/big.bin`], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      reject: false,
+      stdin: "pipe",
+    });
     cli.stdin!.write(randomBytes(1024 * 1024));
     while ((await readdir(join(server.dataDir, "tmp"))).length === 0) await new Promise((r) => setTimeout(r, 20));
     await server.kill("SIGKILL");
@@ -191,7 +216,7 @@ describe("targets, login, whoami", () => {
 describe("the embedded default", () => {
   const started: string[] = [];
   afterEach(async () => {
-    for (const dataDir of started.splice(0)) await runCli(["server", "stop", "--data-dir", dataDir], { cwd: dataDir });
+    for (const dataDir of started.splice(0)) await runCli(["server", "stop", "--force", "--data-dir", dataDir], { cwd: dataDir });
   });
 
   it("starts the local server on demand, once, and commands then use it", async () => {
@@ -231,10 +256,15 @@ describe("completion", () => {
     expect(bash.stdout).toContain(`"disk cp") words="--base-url --api-key --recursive -r --force -f --json --help"`);
     await writeFile(join(home, "c.bash"), bash.stdout);
     expect((await execa("bash", ["-n", join(home, "c.bash")], { reject: false })).exitCode).toBe(0);
-    const completed = await execa("bash", ["-c", `source ${join(home, "c.bash")}; COMP_WORDS=(acontext disk c); COMP_CWORD=2; _acontext_complete; echo "\${COMPREPLY[@]}"`]);
+    const completed = await execa("bash", [
+      "-c",
+      `source ${join(home, "c.bash")}; COMP_WORDS=(acontext disk c); COMP_CWORD=2; _acontext_complete; echo "\${COMPREPLY[@]}"`,
+    ]);
     expect(completed.stdout.split(" ").sort()).toEqual(["cp", "create"]);
     expect((await runCli(["completion", "zsh"], { cwd: home })).stdout).toContain("bashcompinit");
-    expect((await runCli(["completion", "fish"], { cwd: home })).stdout).toContain("complete -c acontext -f -n '__fish_seen_subcommand_from disk' -a 'create ls list cp rm glob grep'");
+    expect((await runCli(["completion", "fish"], { cwd: home })).stdout).toContain(
+      "complete -c acontext -f -n '__fish_seen_subcommand_from disk' -a 'create ls list cp rm glob grep'",
+    );
     expect((await runCli(["completion", "tcsh"], { cwd: home })).exitCode).toBe(2);
   });
 });

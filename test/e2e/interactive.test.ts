@@ -3,10 +3,11 @@
 import { mkdir, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
-import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
-import { portAnswers } from "../../src/scaffold/processes.js";
+import { afterEach, describe, expect, it, onTestFailed } from "vitest";
+import { portAnswers } from "../../src/shared/processes.js";
+import { DOCKER_ENGINE, TEST_IMAGE } from "../helpers/backends.js";
 import { CLI, copyFixture, freePort, isAlive, runCli, stubBin, useTempDirs } from "../helpers/cli.js";
+import { LOCAL_SANDBOXES, needs } from "../helpers/requirements.js";
 import { startServerProcess, TEST_KEY } from "../helpers/server.js";
 import { upstreamProxy } from "../helpers/upstream-proxy.js";
 
@@ -31,12 +32,14 @@ function onTerminal(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
   });
   terminals.push(child);
   let screen = "";
+  onTestFailed(() => console.error(`the terminal of acontext ${args.join(" ")}:\n${plain()}`));
   const waiters: Array<() => void> = [];
   child.stdout!.on("data", (chunk: Buffer) => {
     screen += chunk.toString();
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<void>((resolve) => child.stdout!.once("close", resolve));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escape sequences are what is removed
   const plain = () => screen.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
   return {
     child,
@@ -86,7 +89,10 @@ describe("sandbox start on a terminal", () => {
 
   it("lists local projects first, and Ctrl-C at a prompt cancels with exit 130", async () => {
     const cwd = await tempDir();
-    const first = await execa(process.execPath, [CLI, "sandbox", "start", "--template", "cloudflare", "--name", "mine", "--no-install", "--no-start"], { cwd, reject: false });
+    const first = await execa(process.execPath, [CLI, "sandbox", "start", "--template", "cloudflare", "--name", "mine", "--no-install", "--no-start"], {
+      cwd,
+      reject: false,
+    });
     expect(first.exitCode, first.stderr).toBe(0);
 
     const term = onTerminal(["sandbox", "start"], cwd, {});
@@ -99,7 +105,7 @@ describe("sandbox start on a terminal", () => {
     expect(await readdir(join(cwd, "sandbox"))).toEqual(["mine"]);
   });
 
-  it("offers to go on without Docker; a real Ctrl-C on the terminal stops the dev server tree", async () => {
+  it("offers to go on without Docker, once per project; a real Ctrl-C on the terminal stops the dev server tree", async () => {
     const cwd = await tempDir();
     await copyFixture("dev-project", join(cwd, "sandbox", "dev"));
     const bin = join(cwd, "bin");
@@ -107,10 +113,8 @@ describe("sandbox start on a terminal", () => {
     await stubBin(bin, "docker", "exit 1");
     const port = await freePort();
     const pidFile = join(cwd, "pids");
-    const term = onTerminal(["sandbox", "start", "dev", "--pm", "npm", "--no-install", "--port", String(port)], cwd, {
-      PATH: `${bin}:${process.env.PATH}`,
-      FIXTURE_PID_FILE: pidFile,
-    });
+    const env = { HOME: cwd, PATH: `${bin}:${process.env.PATH}`, FIXTURE_PID_FILE: pidFile };
+    const term = onTerminal(["sandbox", "start", "dev", "--pm", "npm", "--no-install", "--port", String(port)], cwd, env);
     let at = await term.answer("Docker is not running", "", 0);
     at = await term.answer("Start the Worker without containers?", "y\r", at);
     at = await term.answer(`ready: http://localhost:${port}`, "", at);
@@ -124,6 +128,16 @@ describe("sandbox start on a terminal", () => {
     expect(term.screen()).toContain("stopped");
     expect(await isAlive(serverPid)).toBe(false);
     expect(await portAnswers(port, "127.0.0.1")).toBe(false);
+
+    // The answer is kept for this project: the next start (on a terminal or not) does not ask again.
+    const again = onTerminal(["sandbox", "start", "dev", "--pm", "npm", "--no-install", "--port", String(port)], cwd, env);
+    at = await again.answer("going on without containers, as you chose for sandbox/dev", "", 0);
+    await again.answer(`ready: http://localhost:${port}`, KEY.ctrlC, at);
+    expect((await again.child).exitCode).toBe(130);
+    again.child.stdin!.end();
+    expect(again.screen()).not.toContain("Start the Worker without containers?");
+    const saved = JSON.parse(await readFile(join(cwd, ".acontext", "sandbox-start.json"), "utf8"));
+    expect(saved).toEqual({ [join(cwd, "sandbox", "dev")]: { withoutContainers: true } });
   });
 });
 
@@ -147,13 +161,18 @@ describe("disk rm on a terminal", () => {
   });
 });
 
-describe.skipIf(!LocalBackend.supported().ok)("sandbox exec -t on a terminal", () => {
-  it("runs the command on a terminal in the sandbox: our size and resizes, keys as typed, Ctrl-C to it", async () => {
+for (const [backend, requirement, args] of [
+  ["local", LOCAL_SANDBOXES, ["--backend", "local"]],
+  ["docker", DOCKER_ENGINE, ["--backend", "docker", "--image", TEST_IMAGE]],
+] as const) {
+  const onBackend = needs(`sandbox exec -t on a terminal, on the ${backend} backend`, requirement);
+  it.skipIf(onBackend.skip)(`${onBackend.title}: our size and resizes, keys as typed, Ctrl-C to it`, async () => {
     const cwd = await tempDir();
-    const server = await startServerProcess();
+    const server = await startServerProcess({ args: [...args] });
     const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
     const sandbox = (await runCli(["sandbox", "create"], { cwd, env })).stdout.trim();
-    const script = "trap 'stty size' WINCH; trap 'echo interrupted; exit 5' INT; tty; stty size; echo \"TERM=$TERM\"; read line; echo \"got:$line\"; while :; do sleep 0.1; done";
+    const script =
+      "trap 'stty size' WINCH; trap 'echo interrupted; exit 5' INT; tty; stty size; echo \"TERM=$TERM\"; read line; echo \"got:$line\"; while :; do sleep 0.1; done";
     const term = onTerminal(["sandbox", "exec", "-t", sandbox, "--", script], cwd, env);
 
     let at = await term.answer("40 120", "typed words\r"); // the size of the terminal the CLI runs on
@@ -166,7 +185,10 @@ describe.skipIf(!LocalBackend.supported().ok)("sandbox exec -t on a terminal", (
     await term.answer("interrupted", "", at);
     expect((await term.child).exitCode).toBe(5);
   });
+}
 
+const terminalExec = needs("sandbox exec -t on a terminal", LOCAL_SANDBOXES);
+describe.skipIf(terminalExec.skip)(terminalExec.title, () => {
   it("sandbox shell: a login shell in a sandbox; without an id, in a throwaway one", async () => {
     const cwd = await tempDir();
     const server = await startServerProcess();
@@ -184,6 +206,24 @@ describe.skipIf(!LocalBackend.supported().ok)("sandbox exec -t on a terminal", (
     expect((await throwaway.child).exitCode).toBe(0);
     const left = JSON.parse((await runCli(["sandbox", "ls", "--json"], { cwd, env })).stdout) as Array<{ id: string }>;
     expect(left.map((s) => s.id)).toEqual([sandbox]);
+  });
+
+  it("server stop asks before it kills running sandboxes", async () => {
+    const cwd = await tempDir();
+    const server = await startServerProcess();
+    const env = { HOME: cwd, ACONTEXT_BASE_URL: server.url, ACONTEXT_API_KEY: TEST_KEY };
+    expect((await runCli(["sandbox", "create"], { cwd, env })).exitCode).toBe(0);
+    const no = onTerminal(["server", "stop", "--data-dir", server.dataDir], cwd, env);
+    await no.answer("Stop the server and kill its 1 running sandbox?", "n\r");
+    expect((await no.child).exitCode).toBe(0);
+    expect(no.screen()).toContain("left the server running");
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+
+    const yes = onTerminal(["server", "stop", "--data-dir", server.dataDir], cwd, env);
+    await yes.answer("Stop the server and kill its 1 running sandbox?", "y\r");
+    expect((await yes.child).exitCode).toBe(0);
+    expect(yes.screen()).toContain(`stopped the acontext server at ${server.url}`);
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
   });
 
   it("needs a terminal, and an API with terminals", async () => {

@@ -2,16 +2,14 @@
 // real server process with real local sandboxes (root only).
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
 import { CLI, lineWatcher, runCli, useTempDirs } from "../helpers/cli.js";
+import { LOCAL_SANDBOXES, needs, SANDBOX_NETWORK } from "../helpers/requirements.js";
 import { startServerProcess, TEST_KEY } from "../helpers/server.js";
 import { upstreamProxy } from "../helpers/upstream-proxy.js";
 
-const support = LocalBackend.supported();
 const tempDir = useTempDirs();
 
 async function setup() {
@@ -22,7 +20,8 @@ async function setup() {
   return { server, home, env, run };
 }
 
-describe.skipIf(!support.ok)("sandbox commands", () => {
+const commands = needs("sandbox commands", LOCAL_SANDBOXES);
+describe.skipIf(commands.skip)(commands.title, () => {
   it("runs the seed workflow through the CLI: disk, sandbox, wc -l, back to the disk and to local", async () => {
     const { run, home } = await setup();
     const disk = (await run(["disk", "create"])).stdout.trim();
@@ -51,10 +50,16 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
   it("passes the remote exit code through; 124 on timeout; 125 when the CLI or API fails; 2 on bad usage", async () => {
     const { run } = await setup();
     const sandbox = (await run(["sandbox", "create"])).stdout.trim();
-    expect((await run(["sandbox", "exec", sandbox, "--", "true"])).exitCode).toBe(0);
-    expect((await run(["sandbox", "exec", sandbox, "--", "false"])).exitCode).toBe(1);
-    expect((await run(["sandbox", "exec", sandbox, "--", "exit 42"])).exitCode).toBe(42);
-    expect((await run(["sandbox", "exec", sandbox, "--", "kill -9 $$"])).exitCode).toBe(137);
+    // (stderr in the message: a CLI that crashed would say why there.)
+    for (const [command, code] of [
+      ["true", 0],
+      ["false", 1],
+      ["exit 42", 42],
+      ["kill -9 $$", 137],
+    ] as const) {
+      const result = await run(["sandbox", "exec", sandbox, "--", command]);
+      expect(result.exitCode, `${command}: ${result.stderr}`).toBe(code);
+    }
     const timeout = await run(["sandbox", "exec", "--timeout", "1s", sandbox, "--", "sleep 30"]);
     expect(timeout.exitCode).toBe(124);
     expect(timeout.stderr).toContain("timeout");
@@ -62,7 +67,10 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain("hint: list sandboxes: acontext sandbox ls -a");
     const malformed = await run(["sandbox", "exec", "not-an-id", "--", "true"]);
-    expect(malformed).toMatchObject({ exitCode: 125, stderr: expect.stringMatching(/^error: invalid sandbox_id \(HTTP 400\).*\nhint: list sandboxes: acontext sandbox ls -a$/) });
+    expect(malformed).toMatchObject({
+      exitCode: 125,
+      stderr: expect.stringMatching(/^error: invalid sandbox_id \(HTTP 400\).*\nhint: list sandboxes: acontext sandbox ls -a$/),
+    });
     expect((await run(["sandbox", "exec", "-e", "not valid", sandbox, "--", "true"])).exitCode).toBe(2);
     expect((await run(["sandbox", "exec", "--timeout", "soon", sandbox, "--", "true"])).exitCode).toBe(2);
     expect((await run(["sandbox", "kill"])).exitCode).toBe(2);
@@ -80,9 +88,14 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
   it("forwards multi-megabyte piped stdin and closes it at EOF", async () => {
     const { env, home } = await setup();
     const sandbox = (await runCli(["sandbox", "create"], { cwd: home, env })).stdout.trim();
-    const input = Array.from({ length: 300_000 }, (_, i) => `row ${i}`).join("\n") + "\n";
+    const input = `${Array.from({ length: 300_000 }, (_, i) => `row ${i}`).join("\n")}\n`;
     const script = "import sys, hashlib; data = sys.stdin.buffer.read(); print(hashlib.sha256(data).hexdigest(), data.count(b'\\n'))";
-    const result = await execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "python3", "-c", script], { cwd: home, env: { ...process.env, ...env }, input, reject: false });
+    const result = await execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "python3", "-c", script], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      input,
+      reject: false,
+    });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toBe(`${createHash("sha256").update(input).digest("hex")} 300000`);
   });
@@ -90,7 +103,12 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
   it("does not wait for a stdin pipe that stays open but idle", async () => {
     const { env, home, run } = await setup();
     const sandbox = (await run(["sandbox", "create"])).stdout.trim();
-    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo done"], { cwd: home, env: { ...process.env, ...env }, reject: false, stdin: "pipe" });
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo done"], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      reject: false,
+      stdin: "pipe",
+    });
     const result = await cli; // stdin is never written to nor closed
     expect(result).toMatchObject({ exitCode: 0, stdout: "done" });
   });
@@ -98,7 +116,13 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
   it("Ctrl-C kills the remote command and exits 130", async () => {
     const { env, home, run } = await setup();
     const sandbox = (await run(["sandbox", "create"])).stdout.trim();
-    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo started; sleep 300"], { cwd: home, env: { ...process.env, ...env }, reject: false, buffer: false, stdin: "ignore" });
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", sandbox, "--", "echo started; sleep 300"], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      reject: false,
+      buffer: false,
+      stdin: "ignore",
+    });
     await lineWatcher(cli.stdout!).waitFor(/^started$/);
     cli.kill("SIGINT");
     expect((await cli).exitCode).toBe(130);
@@ -115,9 +139,9 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect(kept.exitCode).toBe(3);
     const keptId = /sandbox ([0-9a-f-]{36})/.exec(kept.stderr)![1];
     const info = JSON.parse((await run(["sandbox", "get", keptId!, "--json"])).stdout);
-    expect(info).toMatchObject({ sandbox_id: keptId, sandbox_status: "running" });
+    expect(info).toMatchObject({ id: keptId, status: "running", history: [{ command: "exit 3", exit_code: 3 }] });
     const created = JSON.parse((await run(["sandbox", "create", "--keepalive", "1h", "--json"])).stdout);
-    expect(Date.parse(created.sandbox_expires_at) - Date.parse(created.sandbox_created_at)).toBeGreaterThan(3500_000);
+    expect(Date.parse(created.expires_at) - Date.parse(created.created_at)).toBeGreaterThan(3500_000);
     expect((await run(["sandbox", "kill", "--all"])).stderr.match(/killed/g)).toHaveLength(2);
     expect((await run(["sandbox", "ls"])).stdout).toBe("");
   });
@@ -151,7 +175,7 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     expect((await run(["sandbox", "exec", sandbox, "--", "cat '/restore/proj/src/deep/name with space.txt'"])).stdout).toBe("spaced");
   });
 
-  it.skipIf(Boolean(new LocalBackend(tmpdir(), "probe").networkUnavailable))("create --network gives the sandbox outbound network, off by default", async () => {
+  it.skipIf(!SANDBOX_NETWORK.ok)(needs("create --network gives the sandbox outbound network, off by default", SANDBOX_NETWORK).title, async () => {
     const { run } = await setup();
     const online = (await run(["sandbox", "create", "--network"])).stdout.trim();
     const offline = (await run(["sandbox", "create"])).stdout.trim();
@@ -167,7 +191,11 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     await writeFile(join(home, "blob.bin"), bytes);
     expect((await run(["disk", "cp", "blob.bin", `sandbox://${sandbox}/workspace/data/`])).exitCode).toBe(0);
     expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/data/blob.bin`, "back.bin"])).exitCode).toBe(0);
-    expect(createHash("sha256").update(await readFile(join(home, "back.bin"))).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(
+      createHash("sha256")
+        .update(await readFile(join(home, "back.bin")))
+        .digest("hex"),
+    ).toBe(createHash("sha256").update(bytes).digest("hex"));
     const missing = await run(["disk", "cp", `sandbox://${sandbox}/workspace/none.bin`, "x.bin"]);
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain("no such file or directory");
@@ -184,11 +212,9 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     await writeFile(join(home, "it's here.txt"), "quoted\n");
 
     expect((await run(["disk", "cp", "blob.bin", "it's here.txt", `sandbox://${sandbox}/workspace/in/`])).exitCode).toBe(0);
-    const check = await run(["sandbox", "exec", sandbox, "--", "sha256sum /workspace/in/blob.bin; cat \"/workspace/in/it's here.txt\""]);
+    const check = await run(["sandbox", "exec", sandbox, "--", 'sha256sum /workspace/in/blob.bin; cat "/workspace/in/it\'s here.txt"']);
     expect(check.stderr).toContain("cannot stream stdin to exec; not forwarding it (--stdin sends it");
-    expect(check.stdout).toBe(
-      `${createHash("sha256").update(bytes).digest("hex")}  /workspace/in/blob.bin\nquoted`,
-    );
+    expect(check.stdout).toBe(`${createHash("sha256").update(bytes).digest("hex")}  /workspace/in/blob.bin\nquoted`);
     expect((await run(["disk", "cp", `sandbox://${sandbox}/workspace/in/blob.bin`, "back.bin"])).exitCode).toBe(0);
     expect(await readFile(join(home, "back.bin"))).toEqual(bytes);
     expect((await run(["disk", "cp", "-r", `sandbox://${sandbox}/workspace/in`, "tree"])).exitCode).toBe(0);
@@ -235,7 +261,12 @@ describe.skipIf(!support.ok)("sandbox commands", () => {
     const env = { HOME: home, ACONTEXT_BASE_URL: proxy.url, ACONTEXT_API_KEY: TEST_KEY };
     const sandbox = (await runCli(["sandbox", "create"], { cwd: home, env })).stdout.trim();
     // stdin: a pipe that stays open and idle, so the upload of it is in flight until the signal.
-    const cli = execa(process.execPath, [CLI, "sandbox", "exec", "--stdin", sandbox, "--", "cat"], { cwd: home, env: { ...process.env, ...env }, reject: false, stdin: "pipe" });
+    const cli = execa(process.execPath, [CLI, "sandbox", "exec", "--stdin", sandbox, "--", "cat"], {
+      cwd: home,
+      env: { ...process.env, ...env },
+      reject: false,
+      stdin: "pipe",
+    });
     cli.stdin!.write("some input\n");
     while (!proxy.requests.some((line) => /^POST \/api\/v1\/disk\/[^/]+\/artifact$/.test(line))) await new Promise((resolve) => setTimeout(resolve, 20));
     cli.kill("SIGINT");

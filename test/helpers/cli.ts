@@ -1,4 +1,5 @@
 // Helpers for tests that run the built CLI as a user would: a real process, real files, real ports.
+import { readFileSync } from "node:fs";
 import { chmod, cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -101,11 +102,22 @@ export function lineWatcher(stream: Readable) {
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  // Below the kernel's ephemeral range: a port found free and let go cannot then be handed to
+  // some other process that binds port 0 (a server of a test running beside this one), as one
+  // from inside the range could before its user binds it.
+  const [ephemeralStart] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number) as [number];
+  const low = Math.min(20_000, ephemeralStart - 2_000);
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (ephemeralStart - low));
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
 }
 
 /** Writes an executable shell script `name` into `dir`. */

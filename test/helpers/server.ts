@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterEach } from "vitest";
+import { EXTENSIONS } from "../../src/protocol/extensions.js";
 import { buildApp } from "../../src/server/app.js";
 import { BlobStore } from "../../src/server/blobs.js";
 import { openDatabase } from "../../src/server/db.js";
@@ -25,7 +26,7 @@ export async function tempDataDir(): Promise<string> {
 }
 
 /** The app on a fresh data dir, called in-process. */
-export async function inProcessApp(options: { maxUploadBytes?: number } = {}) {
+export async function inProcessApp(options: { maxUploadBytes?: number; maxBodyBytes?: number; diskQuotaBytes?: number } = {}) {
   const dataDir = await tempDataDir();
   const db = openDatabase(join(dataDir, "acontext.db"));
   cleanups.push(async () => db.close());
@@ -38,6 +39,9 @@ export async function inProcessApp(options: { maxUploadBytes?: number } = {}) {
     blobs,
     apiKey: TEST_KEY,
     maxUploadBytes: options.maxUploadBytes ?? 1024 * 1024,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    diskQuotaBytes: options.diskQuotaBytes ?? 1024 ** 3,
+    extensions: EXTENSIONS,
     log: (line) => logs.push(line),
     status: () => ({ ok: true }),
   });
@@ -61,7 +65,14 @@ export interface ServerProcess {
 
 /** `acontext server start --port 0` as a child process (as another user with `user`); killed after the test. */
 export async function startServerProcess(
-  options: { dataDir?: string; args?: string[]; user?: { uid: number; gid: number }; env?: Record<string, string> } = {},
+  options: {
+    dataDir?: string;
+    args?: string[];
+    user?: { uid: number; gid: number };
+    env?: Record<string, string>;
+    /** Open descriptors the server inherits as fd 3, 4, … (as a shell's would). */
+    inherit?: number[];
+  } = {},
 ): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? (await tempDataDir());
   const child = execa(process.execPath, [CLI, "server", "start", "--port", "0", "--data-dir", dataDir, "--api-key", TEST_KEY, ...(options.args ?? [])], {
@@ -70,7 +81,7 @@ export async function startServerProcess(
     ...(options.env ? { env: options.env, extendEnv: false } : {}),
     reject: false,
     buffer: false,
-    stdin: "ignore",
+    stdio: ["ignore", "pipe", "pipe", ...((options.inherit ?? []) as unknown as "ignore"[])],
     // The tests decide when to escalate: no automatic SIGKILL after a SIGTERM.
     forceKillAfterDelay: false,
   });
@@ -116,11 +127,11 @@ export function uploadForm(filename: string, content: string | Uint8Array, field
   return form;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON the tests inspect freely
+// biome-ignore lint/suspicious/noExplicitAny: JSON the tests inspect freely
 export type Envelope<T = any> = { code: number; msg: string; error?: string; data: T };
 
 /** A JSON request to a server process's /api/v1, answered with its status and envelope. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see Envelope
+// biome-ignore lint/suspicious/noExplicitAny: see Envelope
 export async function call<T = any>(server: ServerProcess, method: string, path: string, body?: unknown): Promise<{ status: number; body: Envelope<T> }> {
   const response = await server.api(path, {
     method,

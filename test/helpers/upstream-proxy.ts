@@ -2,7 +2,7 @@
 // takes away our extensions, as the hosted API lacks them (reference/acontext-api.md §8): no
 // extensions header, exec gets `{command}` only and answers buffered JSON, raw-stdin exec is
 // refused, and there is no GET/PATCH /sandbox/{id}. Everything else passes through to the real server untouched.
-import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach } from "vitest";
 
@@ -32,7 +32,12 @@ export async function upstreamProxy(target: string): Promise<{ url: string; requ
 function forward(target: string, req: IncomingMessage, res: ServerResponse, headers: IncomingMessage["headers"], body?: string): void {
   const upstream = request(new URL(req.url ?? "/", target), {
     method: req.method,
-    headers: { ...headers, authorization: req.headers.authorization, host: new URL(target).host, ...(body ? { "content-length": Buffer.byteLength(body) } : {}) },
+    headers: {
+      ...headers,
+      authorization: req.headers.authorization,
+      host: new URL(target).host,
+      ...(body ? { "content-length": Buffer.byteLength(body) } : {}),
+    },
   });
   upstream.on("response", (answer) => {
     delete answer.headers["x-acontext-extensions"]; // upstream has none of ours

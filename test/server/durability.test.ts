@@ -5,8 +5,8 @@ import { readdir } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sleep } from "../../src/scaffold/processes.js";
-import { startServerProcess, TEST_KEY, uploadForm, type ServerProcess } from "../helpers/server.js";
+import { sleep } from "../../src/shared/processes.js";
+import { type ServerProcess, startServerProcess, TEST_KEY, uploadForm } from "../helpers/server.js";
 
 const BOUNDARY = "acontext-test-boundary";
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { inProcessApp, uploadForm } from "../helpers/server.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON the tests inspect freely
 type Body = { code: number; msg: string; data?: any; error?: string };
 
 async function json(response: Response): Promise<Body> {
@@ -17,8 +18,7 @@ async function setup() {
   const diskId: string = created.data.id;
   const upsert = (filename: string, content: string | Uint8Array, fields: Record<string, string> = {}) =>
     server.request(`/api/v1/disk/${diskId}/artifact`, { method: "POST", body: uploadForm(filename, content, fields) });
-  const artifactUrl = (suffix = "", query: Record<string, string> = {}) =>
-    `/api/v1/disk/${diskId}/artifact${suffix}?${new URLSearchParams(query)}`;
+  const artifactUrl = (suffix = "", query: Record<string, string> = {}) => `/api/v1/disk/${diskId}/artifact${suffix}?${new URLSearchParams(query)}`;
   return { ...server, diskId, upsert, artifactUrl };
 }
 
@@ -49,7 +49,14 @@ describe("health, ping and auth", () => {
   it("every answer lists our extensions, so clients know this is not the upstream shape", async () => {
     const { request } = await inProcessApp();
     for (const response of [await request("/api/v1/ping"), await request("/api/v1/ping", { key: null }), await request("/api/v1/nope")]) {
-      expect(response.headers.get("x-acontext-extensions")?.split(",")).toEqual(["exec-stream", "exec-stdin", "exec-options", "exec-tty", "transfer-tree"]);
+      expect(response.headers.get("x-acontext-extensions")?.split(",")).toEqual([
+        "exec-stream",
+        "exec-stdin",
+        "exec-options",
+        "exec-tty",
+        "transfer-tree",
+        "sandbox-files",
+      ]);
     }
   });
 
@@ -122,7 +129,11 @@ describe("disks", () => {
 
   it("rejects a body that is not JSON or a form", async () => {
     const { request } = await inProcessApp();
-    for (const [type, body] of [["application/json", "{"], ["application/json", '{"user": 5}'], ["text/plain", "user=x"]]) {
+    for (const [type, body] of [
+      ["application/json", "{"],
+      ["application/json", '{"user": 5}'],
+      ["text/plain", "user=x"],
+    ]) {
       const response = await request("/api/v1/disk", { method: "POST", headers: { "content-type": type! }, body });
       expect(response.status, `${type} ${body}`).toBe(400);
     }
@@ -233,7 +244,13 @@ describe("artifacts", () => {
 
   it("lists a directory: its artifacts and its child directories", async () => {
     const { request, upsert, artifactUrl } = await setup();
-    for (const [name, dir] of [["top.txt", "/"], ["a.md", "/docs/"], ["b.md", "/docs/"], ["deep.md", "/docs/2026/april/"], ["img.png", "/images/"]]) {
+    for (const [name, dir] of [
+      ["top.txt", "/"],
+      ["a.md", "/docs/"],
+      ["b.md", "/docs/"],
+      ["deep.md", "/docs/2026/april/"],
+      ["img.png", "/images/"],
+    ]) {
       await upsert(name!, "x", { file_path: dir! });
     }
     const root = (await json(await request(artifactUrl("/ls")))).data;
@@ -253,8 +270,7 @@ describe("artifacts", () => {
     await upsert("a.py", "def Hello():\n  pass\n", { file_path: "/src/" });
     await upsert("b.md", "nothing here", { file_path: "/docs/" });
     await upsert("c.bin", new Uint8Array([0, 104, 101, 108, 108, 111]));
-    const grep = (query: string, limit?: string) =>
-      Promise.resolve(request(artifactUrl("/grep", { query, ...(limit ? { limit } : {}) }))).then(json);
+    const grep = (query: string, limit?: string) => Promise.resolve(request(artifactUrl("/grep", { query, ...(limit ? { limit } : {}) }))).then(json);
     expect((await grep("hello")).data.map((a: { filename: string }) => a.filename)).toEqual(["a.py"]);
     expect((await grep("def \\w+\\(")).data.length).toBe(1);
     expect((await grep("x|y|nothing")).data.map((a: { filename: string }) => a.filename)).toEqual(["b.md"]);
@@ -266,15 +282,40 @@ describe("artifacts", () => {
     expect((await glob("/docs/*")).data.map((a: { filename: string }) => a.filename)).toEqual(["b.md"]);
     expect((await glob("*")).data.length).toBe(3);
   });
+
+  it("grep (in its worker thread) matches per line, honours limit, and reads text files only", async () => {
+    const { request, upsert, artifactUrl } = await setup();
+    await upsert("one.txt", "first\nHello World\nlast\n");
+    await upsert("two.md", "hello world", { file_path: "/docs/" });
+    await upsert("three.bin", new Uint8Array([0, 104, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100]));
+    const names = async (query: string, limit?: string) =>
+      (await json(await request(artifactUrl("/grep", { query, ...(limit ? { limit } : {}) })))).data.map((a: { filename: string }) => a.filename);
+    expect(await names("^hello world$")).toEqual(["one.txt", "two.md"]);
+    expect(await names("^hello world$", "1")).toEqual(["one.txt"]);
+    expect(await names("^first$\\n^HELLO")).toEqual(["one.txt"]);
+    expect(await names("nowhere")).toEqual([]);
+  });
 });
 
 describe("bad input stores nothing", () => {
   it.each<[string, () => FormData | string, Record<string, string>, number, string]>([
-    ["missing file", () => { const f = new FormData(); f.append("file_path", "/"); return f; }, {}, 400, "file is required"],
+    [
+      "missing file",
+      () => {
+        const f = new FormData();
+        f.append("file_path", "/");
+        return f;
+      },
+      {},
+      400,
+      "file is required",
+    ],
     ["traversal in file_path", () => uploadForm("a.txt", "x", { file_path: "/a/../../etc/" }), {}, 400, "invalid path"],
     ["dot-only segment", () => uploadForm("a.txt", "x", { file_path: "/a/.../" }), {}, 400, "invalid path"],
     ["NUL in path", () => uploadForm("a.txt", "x", { file_path: "/a\0b/" }), {}, 400, "invalid path"],
     ["dot-dot filename", () => uploadForm("..", "x"), {}, 400, "invalid path"],
+    // Upstream silently stores "/noslash" into "/"; a directory without its "/" is refused, with why.
+    ["file_path without a trailing /", () => uploadForm("a.txt", "x", { file_path: "/noslash" }), {}, 400, 'file_path is a directory and must end with "/"'],
     ["meta not JSON", () => uploadForm("a.txt", "x", { meta: "{nope" }), {}, 400, "invalid meta JSON format"],
     ["meta an array", () => uploadForm("a.txt", "x", { meta: "[1,2]" }), {}, 400, "invalid meta JSON format"],
     ["reserved meta key", () => uploadForm("a.txt", "x", { meta: '{"__artifact_info__":1}' }), {}, 400, "parameter error"],

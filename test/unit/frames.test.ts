@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeFrame, FrameDecoder, FrameTooLarge } from "../../src/client/frames.js";
+import { encodeFrame, FrameDecoder, FrameTooLarge } from "../../src/protocol/frames.js";
 import { parseTerminalSize } from "../../src/server/terminal.js";
 
 describe("frames", () => {

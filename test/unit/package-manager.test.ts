@@ -2,23 +2,33 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
-  findOnPath,
+  type DetectionInput,
   installCommand,
   packageManagerChoices,
   parsePackageManagerField,
   parseUserAgent,
   resolvePackageManager,
   runScriptCommand,
-  type DetectionInput,
 } from "../../src/scaffold/package-manager.js";
+import { findOnPath } from "../../src/shared/processes.js";
 import { stubBin, useTempDirs } from "../helpers/cli.js";
 
 const none: DetectionInput = { files: [], installed: [] };
 
 describe("resolvePackageManager", () => {
   it.each<[string, DetectionInput, string, string]>([
-    ["--pm beats everything", { ...none, flag: "bun", packageManagerField: "pnpm@9.0.0", files: ["yarn.lock"], userAgent: "npm/11", installed: ["npm"] }, "bun", "--pm"],
-    ["packageManager field beats lockfiles", { ...none, packageManagerField: "yarn@4.5.0+sha512.abc", files: ["pnpm-lock.yaml"] }, "yarn", "packageManager field"],
+    [
+      "--pm beats everything",
+      { ...none, flag: "bun", packageManagerField: "pnpm@9.0.0", files: ["yarn.lock"], userAgent: "npm/11", installed: ["npm"] },
+      "bun",
+      "--pm",
+    ],
+    [
+      "packageManager field beats lockfiles",
+      { ...none, packageManagerField: "yarn@4.5.0+sha512.abc", files: ["pnpm-lock.yaml"] },
+      "yarn",
+      "packageManager field",
+    ],
     ["unknown packageManager falls through", { ...none, packageManagerField: "deno@2.0.0", files: ["pnpm-lock.yaml"] }, "pnpm", "pnpm-lock.yaml"],
     ["non-string packageManager falls through", { ...none, packageManagerField: 42, files: ["yarn.lock"] }, "yarn", "yarn.lock"],
     ["pnpm lockfile", { ...none, files: ["package.json", "pnpm-lock.yaml"] }, "pnpm", "pnpm-lock.yaml"],
@@ -28,7 +38,12 @@ describe("resolvePackageManager", () => {
     ["bun binary lockfile", { ...none, files: ["bun.lockb"] }, "bun", "bun.lockb"],
     ["npm's lockfile loses to another", { ...none, files: ["package-lock.json", "yarn.lock"] }, "yarn", "yarn.lock"],
     ["lockfile beats user agent", { ...none, files: ["yarn.lock"], userAgent: "pnpm/9.1.0 npm/? node/v20" }, "yarn", "yarn.lock"],
-    ["user agent when no lockfile", { ...none, userAgent: "pnpm/9.1.0 npm/? node/v20.12.0 linux x64", installed: ["npm", "bun"] }, "pnpm", "npm_config_user_agent"],
+    [
+      "user agent when no lockfile",
+      { ...none, userAgent: "pnpm/9.1.0 npm/? node/v20.12.0 linux x64", installed: ["npm", "bun"] },
+      "pnpm",
+      "npm_config_user_agent",
+    ],
     ["bun user agent", { ...none, userAgent: "bun/1.1.0 npm/? node/v22" }, "bun", "npm_config_user_agent"],
     ["unknown user agent falls through", { ...none, userAgent: "deno/2", installed: ["npm"] }, "npm", "installed"],
     ["installed: pnpm first", { ...none, installed: ["npm", "yarn", "pnpm", "bun"] }, "pnpm", "installed"],

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { parseSize, formatSize } from "../../src/cli/units.js";
 import { Utf8Checker } from "../../src/server/blobs.js";
 import { decodeCursor, encodeCursor } from "../../src/server/cursor.js";
 import { contentTypeOf, sniffMime } from "../../src/server/mime.js";
 import { isDirectoryPath, isValidFilename, isValidPath, splitFilePath } from "../../src/server/paths.js";
 import { directoryField, globToRegExp, parseMeta } from "../../src/server/routes/artifacts.js";
+import { formatSize, parseSize } from "../../src/shared/units.js";
 
 describe("splitFilePath", () => {
   it.each([
@@ -59,10 +59,13 @@ describe("path validation", () => {
     [undefined, "/"],
     ["", "/"],
     ["/docs/", "/docs/"],
-    ["/docs", "/docs/"],
-    ["docs/sub", "/docs/sub/"],
+    [" docs/sub/ ", "/docs/sub/"],
   ])("upsert file_path %j is the directory %j", (value, dir) => {
     expect(directoryField(value)).toBe(dir);
+  });
+
+  it.each(["/docs", "docs/sub", "/a/b.txt"])("upsert file_path %j, without its trailing /, is a 400 that says why", (value) => {
+    expect(() => directoryField(value)).toThrow(expect.objectContaining({ status: 400, message: 'file_path is a directory and must end with "/"' }));
   });
 });
 
@@ -189,7 +192,7 @@ describe("sizes", () => {
 });
 
 describe("durations and remote command lines", async () => {
-  const { parseDuration, commandFromArgv } = await import("../../src/cli/units.js");
+  const { parseDuration, commandFromArgv } = await import("../../src/shared/units.js");
   it.each([
     ["30s", 30],
     ["10m", 600],
@@ -223,7 +226,7 @@ describe("exec options written into the command, for an API without them", async
     [{ command: "ls" }, "eval ls"],
     [{ command: "pwd", cwd: "/tmp" }, "cd -- /tmp && eval pwd"],
     [{ command: "echo $A", env: { A: "x y" } }, "export A='x y'; eval 'echo $A'"],
-    [{ command: "cat \"it's\"", cwd: "/my dir", env: { A: "1", B: "'" } }, "export A=1; export B=''\\'''; cd -- '/my dir' && eval 'cat \"it'\\''s\"'"],
+    [{ command: 'cat "it\'s"', cwd: "/my dir", env: { A: "1", B: "'" } }, "export A=1; export B=''\\'''; cd -- '/my dir' && eval 'cat \"it'\\''s\"'"],
   ])("%j → %s", (spec, command) => {
     expect(inCommand(spec)).toEqual({ command });
   });

@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import { detectKind, scanProjects } from "../../src/scaffold/projects.js";
 import {
   copyTemplate,
-  defaultProjectName,
   DOTFILE_RENAMES,
+  defaultProjectName,
   isRemoteTemplate,
   listBundledTemplates,
   prepareTarget,
@@ -76,7 +76,10 @@ describe("bundled templates", () => {
   it("lists every folder in templates/ with its description", async () => {
     const templates = await listBundledTemplates();
     expect(templates.map((t) => t.name)).toEqual(
-      (await readdir(TEMPLATES_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort(),
+      (await readdir(TEMPLATES_DIR, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort(),
     );
     expect(templates.find((t) => t.name === "cloudflare")?.description).toMatch(/Cloudflare/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatEndpoint, parseEndpoint, planCopy, splitDiskPath, type Endpoint, type Kind } from "../../src/transfer/plan.js";
+import { type Endpoint, formatEndpoint, type Kind, parseEndpoint, planCopy, splitDiskPath } from "../../src/transfer/plan.js";
 
 const D = "0b6c2f9e-5a7d-4d1e-9a51-3f1c2a7b8e90";
 
@@ -22,7 +22,7 @@ describe("parseEndpoint", () => {
   it.each([
     ["s3://bucket/key", "unknown scheme"],
     ["disk:///a", "no disk id"],
-    [`disk://${D}/a/../b`, "no \"..\" segments"],
+    [`disk://${D}/a/../b`, 'no ".." segments'],
     ["", "an empty path"],
   ])("rejects %j", (text, message) => {
     expect(() => parseEndpoint(text)).toThrow(message);
@@ -36,7 +36,15 @@ describe("planCopy", () => {
   /** A world with a local file a.txt, a local dir src/, and on the disk /docs/ (dir) and /docs/r.md (file). */
   const world = (endpoint: Endpoint): Kind => {
     const key = formatEndpoint(endpoint).replace(/\/$/, "");
-    const kinds: Record<string, Kind> = { "a.txt": "file", src: "dir", out: "dir", [`disk://${D}/docs`]: "dir", [`disk://${D}/docs/r.md`]: "file", [`disk://${D}`]: "dir", "r.md": "file" };
+    const kinds: Record<string, Kind> = {
+      "a.txt": "file",
+      src: "dir",
+      out: "dir",
+      [`disk://${D}/docs`]: "dir",
+      [`disk://${D}/docs/r.md`]: "file",
+      [`disk://${D}`]: "dir",
+      "r.md": "file",
+    };
     return kinds[key] ?? "missing";
   };
   const plan = (sources: Endpoint[], dest: Endpoint, recursive = false) =>
@@ -56,8 +64,20 @@ describe("planCopy", () => {
     ["local dir -r to a new disk name", [local("src")], disk("/code"), true, [`tree src → disk://${D}/code`]],
     ["disk dir -r into local dir", [disk("/docs/")], local("out"), true, [`tree disk://${D}/docs/ → out/docs`]],
     ["disk root -r to a new local dir", [disk("/")], local("backup"), true, [`tree disk://${D}/ → backup`]],
-    ["file into a sandbox dir", [local("a.txt")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, false, ["file a.txt → sandbox://s/workspace/a.txt"]],
-    ["disk file into a sandbox dir", [disk("/docs/r.md")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, false, [`file disk://${D}/docs/r.md → sandbox://s/workspace/r.md`]],
+    [
+      "file into a sandbox dir",
+      [local("a.txt")],
+      { kind: "sandbox", sandboxId: "s", path: "/workspace/" },
+      false,
+      ["file a.txt → sandbox://s/workspace/a.txt"],
+    ],
+    [
+      "disk file into a sandbox dir",
+      [disk("/docs/r.md")],
+      { kind: "sandbox", sandboxId: "s", path: "/workspace/" },
+      false,
+      [`file disk://${D}/docs/r.md → sandbox://s/workspace/r.md`],
+    ],
     ["local dir -r into a sandbox", [local("src")], { kind: "sandbox", sandboxId: "s", path: "/workspace/" }, true, ["tree src → sandbox://s/workspace/src"]],
     ["several files into a dir", [local("a.txt"), local("r.md")], disk("/x/"), false, [`file a.txt → disk://${D}/x/a.txt`, `file r.md → disk://${D}/x/r.md`]],
   ])("%s", (_name, sources, dest, recursive, expected) => {

@@ -1,7 +1,7 @@
 import { Command } from "commander";
+import { formatSize } from "../../shared/units.js";
 import { addTargetOptions, withApi } from "../api.js";
 import { print, printJson } from "../output.js";
-import { formatSize } from "../units.js";
 
 interface Flags {
   recursive?: boolean;

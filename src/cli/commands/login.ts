@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { CliError, UsageError } from "../errors.js";
+import { ExpectedError, UsageError } from "../../shared/errors.js";
 import { say } from "../output.js";
 
 export function loginCommand(): Command {
@@ -11,7 +11,7 @@ export function loginCommand(): Command {
     .action(async (flags: { apiKey?: string; baseUrl?: string }) => {
       const apiKey = flags.apiKey ?? process.env.ACONTEXT_API_KEY;
       if (!apiKey) throw new UsageError("login needs an API key", "acontext login --api-key sk-ac-… (or set ACONTEXT_API_KEY)");
-      const { CLOUD_BASE_URL, normalizeBaseUrl, TargetError } = await import("../../client/target.js");
+      const { CLOUD_BASE_URL, normalizeBaseUrl, TargetError } = await import("../target.js");
       let baseUrl: string;
       try {
         baseUrl = normalizeBaseUrl(flags.baseUrl ?? CLOUD_BASE_URL);
@@ -20,7 +20,7 @@ export function loginCommand(): Command {
         throw err;
       }
       const { AcontextClient } = await import("../../client/client.js");
-      const { explain } = await import("../../client/connect.js");
+      const { explain } = await import("../connect.js");
       const connection = {
         client: new AcontextClient(baseUrl, apiKey),
         description: { baseUrl, baseUrlSource: "flag" as const, apiKeySource: "flag" as const },
@@ -29,17 +29,20 @@ export function loginCommand(): Command {
         await connection.client.ping();
       } catch (err) {
         const explained = explain(err, connection, "check --base-url");
-        throw explained instanceof CliError ? new CliError(`not saved: ${explained.message}`, { hint: explained.hint }) : explained;
+        throw explained instanceof ExpectedError ? new ExpectedError(`not saved: ${explained.message}`, { hint: explained.hint }) : explained;
       }
-      const { writeProfile } = await import("../../client/profile.js");
+      const { writeProfile } = await import("../profile.js");
       const file = await writeProfile({ base_url: baseUrl, api_key: apiKey });
       say(`logged in to ${baseUrl} (saved in ${file})`);
     });
 }
 
 export function logoutCommand(): Command {
-  return new Command("logout").description("forget the saved API key; commands then use the local server").action(async () => {
-    const { deleteProfile, profilePath } = await import("../../client/profile.js");
-    say((await deleteProfile()) ? `logged out (removed ${profilePath()})` : "not logged in");
-  });
+  return new Command("logout")
+    .description("forget the saved API key; commands then use the local server")
+    .addHelpText("after", "\nExample:\n  $ acontext logout")
+    .action(async () => {
+      const { deleteProfile, profilePath } = await import("../profile.js");
+      say((await deleteProfile()) ? `logged out (removed ${profilePath()})` : "not logged in");
+    });
 }

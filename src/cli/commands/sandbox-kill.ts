@@ -1,6 +1,6 @@
 import { Command } from "commander";
+import { ExpectedError, UsageError } from "../../shared/errors.js";
 import { addTargetOptions, withApi } from "../api.js";
-import { CliError, UsageError } from "../errors.js";
 import { say } from "../output.js";
 
 export function sandboxKillCommand(): Command {
@@ -9,6 +9,7 @@ export function sandboxKillCommand(): Command {
     .description("kill sandboxes: every process and every byte of them")
     .argument("[ids...]", "sandbox ids")
     .option("--all", "kill every running sandbox")
+    .addHelpText("after", "\nExamples:\n  $ acontext sandbox kill $SANDBOX\n  $ acontext sandbox kill --all")
     .action(async (ids: string[], flags: { all?: boolean; baseUrl?: string; apiKey?: string }) => {
       if (!ids.length && !flags.all) throw new UsageError("say which sandboxes to kill", "acontext sandbox kill ID… or --all");
       if (ids.length && flags.all) throw new UsageError("give ids or --all, not both");
@@ -30,6 +31,7 @@ export function sandboxKillCommand(): Command {
         }
         return failed;
       });
-      if (failures) throw new CliError(`${failures} sandbox${failures === 1 ? "" : "es"} could not be killed`, { hint: "list them: acontext sandbox ls -a" });
+      if (failures)
+        throw new ExpectedError(`${failures} sandbox${failures === 1 ? "" : "es"} could not be killed`, { hint: "list them: acontext sandbox ls -a" });
     });
 }

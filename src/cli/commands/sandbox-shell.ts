@@ -22,12 +22,25 @@ export function sandboxShellCommand(): Command {
       .argument("[id]", "sandbox id (default: a new, throwaway sandbox)")
       .option("--network", "the new sandbox gets outbound network (where the API supports it)"),
   )
-    .addHelpText("after", "\nLeave with `exit` or Ctrl-D. Same as: acontext sandbox exec -t ID -- bash -l\n\nExamples:\n  $ acontext sandbox shell $SANDBOX\n  $ acontext sandbox shell --network   # a throwaway sandbox")
+    .addHelpText(
+      "after",
+      `
+Leave with \`exit\` or Ctrl-D. Same as: acontext sandbox exec -t ID -- bash -l
+Without a terminal, the shell reads its commands from stdin (a script), as docker exec -i does.
+
+Examples:
+  $ acontext sandbox shell $SANDBOX
+  $ acontext sandbox shell --network           # a throwaway sandbox, killed when you leave
+  $ echo 'uname -a; id' | acontext sandbox shell  # a script, in a throwaway sandbox`,
+    )
     .action(async (id: string | undefined, flags: Flags) => {
+      // On a terminal, an interactive shell; with input piped in, the shell runs it as a script
+      // (as `docker exec -i`), sent whole where the API cannot stream stdin.
+      const how = process.stdin.isTTY ? { tty: true } : { tty: false, stdin: true };
       if (id) {
-        process.exitCode = await execInSandbox(id, [LOGIN_SHELL], { ...flags, tty: true });
+        process.exitCode = await execInSandbox(id, [LOGIN_SHELL], { ...flags, ...how });
       } else {
-        process.exitCode = await runInNewSandbox([LOGIN_SHELL], { ...flags, tty: true, rm: true });
+        process.exitCode = await runInNewSandbox([LOGIN_SHELL], { ...flags, ...how, rm: true });
       }
     });
 }

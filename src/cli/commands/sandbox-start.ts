@@ -47,7 +47,7 @@ Exit codes: 0 ok, 1 failure, 2 usage, 130 stopped with Ctrl-C (143 with SIGTERM)
 or the dev server's own code when it exits by itself.`,
     )
     .action(async (project: string | undefined, flags: Flags) => {
-      const { startSandbox } = await import("../../scaffold/start.js");
+      const { startSandbox } = await import("../start-project.js");
       const result = await startSandbox(
         {
           project,

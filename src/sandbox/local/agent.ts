@@ -1,239 +1,42 @@
-// The exec agent of a local sandbox, and the server's side of its protocol.
+// The server's side of a local sandbox's exec agent (agent.pl).
 //
 // Starting every command through nsenter → setpriv → seccomp → prlimit → chroot costs ~10 ms of
 // execs. Instead each sandbox runs one agent, started through that same trusted path (so it has
 // exactly the namespaces, cgroups, capabilities, seccomp filter and rlimits of any command, and
-// nothing more: sandbox code that takes it over gains nothing). It accepts connections on a
-// listening unix socket it inherits as fd 3; the socket's file is in the sandbox's host-side
-// state dir, out of the sandbox's sight, mode 0600 for the server's user. Per connection a forked
-// handler runs one command and relays it. The server trusts nothing the agent sends beyond its
-// own sandbox.
+// nothing more: sandbox code that takes it over gains nothing; and it is not dumpable, so sandbox
+// code cannot ptrace it). It accepts connections on a listening unix socket it inherits as fd 3;
+// the socket's file is in the sandbox's host-side state dir, out of the sandbox's sight, mode
+// 0600 for the server's user. Per connection a forked handler runs one command, or moves one
+// file, or lists one folder, itself (nothing the sandbox could replace is run for that). The
+// server trusts nothing the agent sends beyond its own sandbox: the service checks sizes, counts
+// and names.
 //
-// Frames both ways: 1 type byte, a 4-byte big-endian length, the bytes.
-//   server → agent: "h" cwd NUL command NUL K=V NUL …   (first frame: run a command)
-//                   "t" rows SP cols NUL cwd NUL command NUL K=V …  (the same on a terminal)
-//                   "i" stdin bytes; an empty "i" closes the command's stdin
-//                   "w" rows SP cols                   (the terminal's new size)
-//                   "k" pgid                           (first frame of a kill connection)
-//   agent → server: "p" the command's pid (= its process group, inside the sandbox)
-//                   "o" stdout bytes, "e" stderr bytes, "x" the exit code (128+N for signal N)
-// Closing the connection kills the command's process group; after "x" the agent reads until the
-// server closes it.
+// Frames both ways: 1 type byte, a 4-byte big-endian length, the bytes. The first frame to the
+// agent names the operation:
+//   "h" cwd NUL command NUL K=V NUL …          run a command; then "i" stdin bytes (an empty
+//   "t" rows SP cols NUL cwd NUL command NUL …  "i" closes stdin), "w" rows SP cols (a terminal's
+//                                              new size); agent → server: "p" the handler's pid,
+//                                              "o" stdout, "e" stderr, "x" exit code (128+N for
+//                                              signal N)
+//   "r" path      read a regular file → "s" its size, "o" bytes…, "x"
+//   "W" path      write a regular file ← "i" bytes…, an empty "i" → "x"
+//   "l" dir       the regular files under dir → "d" records "SIZE NUL PATH NUL"…, "x"
+//   "s" path      what is at path → "x" "file", "dir" or "other"
+//   "k" pid       kill everything the command of handler `pid` started
+// A failed file operation answers "f" "ERRNO PATH: message" ("notreg" for something that is not a
+// regular file). Closing a command's connection kills everything it started; after "x" the agent
+// reads until the server closes it.
 import { connect, type Socket } from "node:net";
-import type { Readable } from "node:stream";
-import { encodeFrame as frame, FrameDecoder } from "../../client/frames.js";
-import type { Terminal } from "../backend.js";
+import { Readable } from "node:stream";
+import { FrameDecoder, encodeFrame as frame } from "../../protocol/frames.js";
+import type { TerminalSize } from "../../protocol/terminal.js";
+import { type FileErrorCode, type PathKind, SandboxFileError, type Terminal, type TreeEntry } from "../backend.js";
 
-/** A frame longer than this from the agent is a protocol error (it sends at most 64 KiB). */
+/** A frame longer than this from the agent is a protocol error (it sends at most 64 KiB of data). */
 const MAX_FRAME = 1 << 20;
 const STDIN_FRAME = 64 * 1024;
-
-/**
- * agent.pl FILTER [NPROC DATA]: perl with no modules (each one costs milliseconds of start-up
- * here), so syscalls and constants are x86_64 numbers. Before it serves anything, while it still runs from
- * the read-only host tree: rlimits, no_new_privs, the seccomp filter; then it chroots into the
- * sandbox (its working directory) for good.
- */
-export const AGENT_PL = `use strict;
-my ($EINTR, $EAGAIN, $ECONNABORTED, $WNOHANG, $F_GETFL, $F_SETFL, $O_NONBLOCK) = (4, 11, 103, 1, 3, 4, 0x800);
-sub _exit { syscall(231, $_[0]); }
-sub dup2 { syscall(33, $_[0], $_[1]) >= 0 or die "agent: dup2: $!\\n"; }
-sub status { my $s = $_[0]; return ($s & 127) ? 128 + ($s & 127) : $s >> 8; }
-
-# RLIMIT_CORE 0, RLIMIT_NOFILE 4096; without cgroups also RLIMIT_NPROC and RLIMIT_DATA.
-my ($filter, $nproc, $data) = @ARGV;
-my %limits = (4 => 0, 7 => 4096);
-$limits{6} = $nproc if $nproc;
-$limits{2} = $data if $data;
-for my $resource (sort keys %limits) {
-    my $limit = pack("Q Q", $limits{$resource}, $limits{$resource});
-    syscall(160, $resource + 0, $limit) == 0 or die "agent: setrlimit $resource: $!\\n";
-}
-open(my $fh, "<:raw", $filter) or die "agent: $filter: $!\\n";
-my $program = do { local $/; <$fh> };
-close($fh);
-syscall(157, 38, 1, 0, 0, 0) == 0 or die "agent: PR_SET_NO_NEW_PRIVS: $!\\n";
-my $fprog = pack("S x![P] P", length($program) / 8, $program);
-syscall(157, 22, 2, $fprog, 0, 0) == 0 or die "agent: seccomp: $!\\n";
-chroot(".") or die "agent: chroot: $!\\n";
-chdir("/") or die "agent: chdir: $!\\n";
-umask(022);
-open(my $listener, "+<&=", 3) or die "agent: fd 3: $!\\n";
-syswrite(STDOUT, "READY\\n");
-open(STDOUT, ">", "/dev/null");
-open(STDERR, ">&", \\*STDOUT);
-$SIG{PIPE} = "IGNORE";
-$SIG{CHLD} = "IGNORE";
-# One handler always waits in accept(), forked ahead: a command does not wait for that fork.
-# The handler says when it has a connection (or dies: end of file), and the next one is forked.
-while (1) {
-    pipe(my $accepted, my $tell) or die "agent: pipe: $!\n";
-    my $pid = fork();
-    if (!defined $pid) {
-        # No process to spare (the pids limit): answer the next caller from here.
-        my $conn;
-        refuse($conn, "no process to spare (the sandbox's process limit)") if accept($conn, $listener);
-        close($conn) if $conn;
-        next;
-    }
-    if ($pid == 0) {
-        close($accepted);
-        $SIG{CHLD} = "DEFAULT";
-        my $conn;
-        until (accept($conn, $listener)) {
-            _exit(0) unless $! == $EINTR || $! == $ECONNABORTED || $! == $EAGAIN;
-        }
-        close($tell);
-        close($listener);
-        handle($conn);
-        _exit(0);
-    }
-    close($tell);
-    sysread($accepted, my $byte, 1);
-    close($accepted);
-}
-
-sub refuse {
-    my ($conn, $why) = @_;
-    send_frame($conn, "e", "acontext: cannot start the command: $why\\n");
-    send_frame($conn, "x", "126");
-}
-
-sub send_frame {
-    my ($fh, $type, $data) = @_;
-    my $msg = $type . pack("N", length $data) . $data;
-    while (length $msg) {
-        my $n = syswrite($fh, $msg);
-        return 0 unless defined $n;
-        substr($msg, 0, $n, "");
-    }
-    return 1;
-}
-
-sub read_frame {
-    my ($fh) = @_;
-    my $buf = "";
-    while (length($buf) < 5) { return unless sysread($fh, $buf, 5 - length($buf), length $buf); }
-    my ($type, $len) = unpack("a N", $buf);
-    return if $len > 1048576;
-    $buf = "";
-    while (length($buf) < $len) { return unless sysread($fh, $buf, $len - length($buf), length $buf); }
-    return ($type, $buf);
-}
-
-# A terminal's size: TIOCSWINSZ on the pseudo-terminal's master (the kernel tells the command).
-sub set_size {
-    my ($master, $size) = @_;
-    my ($rows, $cols) = $size =~ /^([0-9]{1,5}) ([0-9]{1,5})$/ or return;
-    ioctl($master, 0x5414, pack("S4", $rows, $cols, 0, 0));
-}
-
-sub handle {
-    my ($conn) = @_;
-    my ($type, $body) = read_frame($conn) or return;
-    if ($type eq "k") { kill("KILL", -$body) if $body =~ /^[0-9]+$/ && $body > 1; return; }
-    return unless $type eq "h" || $type eq "t";
-    my ($size, $cwd, $command, @env) = split(/\\0/, ($type eq "h" ? "\\0" : "") . $body, -1);
-    my ($in_r, $in_w, $out_r, $out_w, $err_r, $err_w, $master, $pts);
-    if ($type eq "t") {
-        # A pseudo-terminal: O_RDWR | O_NOCTTY on /dev/ptmx, TIOCSPTLCK 0 (unlock), TIOCGPTN (its number).
-        sysopen($master, "/dev/ptmx", 2 | 0400) or return refuse($conn, "no pseudo-terminal: $!");
-        my ($unlock, $number) = (pack("i", 0), pack("i", 0));
-        ioctl($master, 0x40045431, $unlock) or return refuse($conn, "no pseudo-terminal: $!");
-        ioctl($master, 0x80045430, $number) or return refuse($conn, "no pseudo-terminal: $!");
-        $pts = "/dev/pts/" . unpack("i", $number);
-        set_size($master, $size);
-        # Output and input both go through the master; input through a second descriptor, which
-        # can be closed at the end of stdin without closing the terminal.
-        $out_r = $master;
-        open($in_w, "+<&", $master) or return refuse($conn, $!);
-    } else {
-        pipe($in_r, $in_w) or return;
-        pipe($out_r, $out_w) or return;
-        pipe($err_r, $err_w) or return;
-    }
-    my $pid = fork();
-    return refuse($conn, $!) unless defined $pid;
-    if ($pid == 0) {
-        syscall(112); # setsid: the command leads its own process group
-        $SIG{PIPE} = "DEFAULT";
-        if ($pts) {
-            # Opened by a session leader with no terminal, it becomes the controlling terminal.
-            sysopen(my $slave, $pts, 2) or _exit(126);
-            dup2(fileno($slave), $_) for 0 .. 2;
-        } else {
-            dup2(fileno($in_r), 0);
-            dup2(fileno($out_w), 1);
-            dup2(fileno($err_w), 2);
-        }
-        unless (chdir($cwd)) { print STDERR "sh: cd: $cwd: $!\\n"; _exit(2); }
-        %ENV = map { split(/=/, $_, 2) } @env;
-        exec { "/bin/sh" } "sh", "-c", $command;
-        print STDERR "acontext: cannot run /bin/sh: $!\\n";
-        _exit(127);
-    }
-    close($in_r) if $in_r; close($out_w) if $out_w; close($err_w) if $err_w;
-    my $gone = sub { kill("KILL", -$pid); _exit(0); };
-    send_frame($conn, "p", $pid) or $gone->();
-    # A pidfd turns the command's exit into a readable fd: no signal races.
-    my $pidfd = syscall(434, $pid, 0);
-    fcntl($in_w, $F_SETFL, fcntl($in_w, $F_GETFL, 0) | $O_NONBLOCK);
-    my %out = $pts ? (o => $out_r) : (o => $out_r, e => $err_r);
-    my ($inbuf, $stdin, $stdin_eof, $status) = ("", "", 0, undef);
-    while (%out) {
-        my ($rin, $win) = ("", "");
-        vec($rin, fileno($_), 1) = 1 for values %out;
-        # The connection is read only while the command has taken all stdin so far (backpressure);
-        # after the exit, not at all (the last output is being drained).
-        vec($rin, fileno($conn), 1) = 1 if !defined $status && !length $stdin;
-        vec($rin, $pidfd, 1) = 1 if !defined $status && $pidfd >= 0;
-        vec($win, fileno($in_w), 1) = 1 if $in_w && length $stdin;
-        # After the exit: a background process may hold the pipes; stop after 50 ms of silence.
-        # (Without pidfds, before Linux 5.3, the exit is polled.)
-        my $n = select(my $rout = $rin, my $wout = $win, undef, defined $status || $pidfd < 0 ? 0.05 : undef);
-        if ($n < 0) { next if $! == $EINTR; last; }
-        last if $n == 0 && defined $status;
-        if (!defined $status && ($pidfd < 0 || vec($rout, $pidfd, 1))) {
-            if (waitpid($pid, $WNOHANG) == $pid) {
-                $status = status($?);
-                close($in_w) if $in_w; $in_w = undef;
-            }
-        }
-        for my $kind (keys %out) {
-            next unless vec($rout, fileno($out{$kind}), 1);
-            my $got = sysread($out{$kind}, my $chunk, 65536);
-            next if !defined $got && $! == $EAGAIN; # the terminal's master shares O_NONBLOCK with its input side
-            if ($got) { send_frame($conn, $kind, $chunk) or $gone->(); }
-            else { close($out{$kind}); delete $out{$kind}; }
-        }
-        if (vec($rout, fileno($conn), 1)) {
-            sysread($conn, $inbuf, 65536, length $inbuf) or $gone->();
-            while (length($inbuf) >= 5) {
-                my ($type, $len) = unpack("a N", $inbuf);
-                $gone->() if $len > 1048576;
-                last if length($inbuf) < 5 + $len;
-                my $data = substr($inbuf, 5, $len);
-                substr($inbuf, 0, 5 + $len, "");
-                if ($type eq "w" && $master) { set_size($master, $data); next; }
-                next unless $type eq "i" && $in_w;
-                if (length $data) { $stdin .= $data } else { $stdin_eof = 1 }
-            }
-        }
-        if ($in_w && vec($wout, fileno($in_w), 1)) {
-            my $wrote = syswrite($in_w, $stdin);
-            if (defined $wrote) { substr($stdin, 0, $wrote, "") }
-            elsif ($! != $EAGAIN) { $stdin = ""; close($in_w); $in_w = undef; }
-        }
-        if ($in_w && $stdin_eof && !length $stdin) { close($in_w); $in_w = undef; }
-    }
-    $status = status(waitpid($pid, 0) == $pid ? $? : 0) unless defined $status;
-    send_frame($conn, "x", $status);
-    # Read until the server closes: closing with its stdin unread would reset the connection, and
-    # the server could lose the exit status to a failed write.
-    shutdown($conn, 1);
-    1 while sysread($conn, my $rest, 65536);
-}
-`;
+/** How long a killed command's answer waits for the agent to say it has killed what it started. */
+const KILL_CONFIRM_MS = 2000;
 
 export interface AgentRequest {
   command: string;
@@ -249,13 +52,13 @@ export interface AgentHooks {
   onOutput: (stream: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>;
 }
 
-/** The connection could not be made: nobody accepts on the socket (the agent is gone). */
+/** Nothing happened: nobody accepts on the socket (the agent is gone), or it hung up at once. */
 export class AgentUnreachable extends Error {}
 
 /** One command run by the agent. `done` settles with its exit code, or null if the connection broke. */
 export interface AgentRun {
   done: Promise<number | null>;
-  /** Ends the command now: closes the connection and asks the agent to kill its process group. */
+  /** Ends the command now, and everything it started: closes the connection and asks the agent. */
   kill(): void;
 }
 
@@ -267,7 +70,9 @@ function open(socketPath: string): Promise<Socket> {
       resolve(socket);
     });
     socket.once("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "ECONNREFUSED" || err.code === "ENOENT" ? new AgentUnreachable(err.message) : err);
+      // Refused or missing: the agent is gone; EAGAIN: its backlog is full (stopped, say). Either
+      // way a new agent is what helps.
+      reject(err.code === "ECONNREFUSED" || err.code === "ENOENT" || err.code === "EAGAIN" ? new AgentUnreachable(err.message) : err);
     });
   });
 }
@@ -275,18 +80,33 @@ function open(socketPath: string): Promise<Socket> {
 /**
  * Runs one command through the agent listening at `socketPath`. Settles once the command has
  * started (or failed to); a connection that closes before then ran nothing and took no stdin, so
- * it is reported as AgentUnreachable and can be retried.
+ * it is reported as AgentUnreachable and can be retried. Aborting `signal` before the start
+ * rejects with its reason.
  */
-export async function agentRun(socketPath: string, request: AgentRequest, hooks: AgentHooks): Promise<AgentRun> {
+export async function agentRun(socketPath: string, request: AgentRequest, hooks: AgentHooks, signal?: AbortSignal): Promise<AgentRun> {
   const socket = await open(socketPath);
+  // Until the command has started, giving up closes the connection (a stalled agent cannot hold a caller).
+  const giveUp = () => socket.destroy();
+  signal?.addEventListener("abort", giveUp, { once: true });
   const env = Object.entries(request.env).map(([k, v]) => `${k}=${v}`);
   const fields = [request.cwd, request.command, ...env];
   const tty = request.tty;
   socket.write(tty ? frame("t", [`${tty.rows} ${tty.cols}`, ...fields].join("\0")) : frame("h", fields.join("\0")));
-  // Resizes follow the command frame, ahead of any input.
-  tty?.onResize?.((size) => socket.writable && socket.write(frame("w", `${size.rows} ${size.cols}`)));
+  // Resizes follow the command frame, ahead of any input; only the latest size waits for a
+  // connection that cannot take more (a flood of resizes must not pile up here).
+  let latestSize: TerminalSize | undefined;
+  const sendSize = () => {
+    if (!latestSize || !socket.writable || socket.writableNeedDrain) return;
+    socket.write(frame("w", `${latestSize.rows} ${latestSize.cols}`));
+    latestSize = undefined;
+  };
+  socket.on("drain", sendSize);
+  tty?.onResize?.((size) => {
+    latestSize = size;
+    sendSize();
+  });
 
-  let pgid = 0;
+  let handler = 0;
   let exitCode: number | null = null;
   let finished = false;
   const decoder = new FrameDecoder(MAX_FRAME);
@@ -294,7 +114,7 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
   const start = new Promise<boolean>((resolve) => (started = resolve));
   const done = new Promise<number | null>((resolve) => {
     socket.on("data", (data: Buffer) => {
-      let frames;
+      let frames: Frame[];
       try {
         frames = decoder.push(data);
       } catch {
@@ -302,7 +122,7 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
       }
       for (const { type, data: body } of frames) {
         if (type === "p") {
-          pgid = Number(body.toString());
+          handler = Number(body.toString());
           started(true);
         } else if (type === "x") {
           exitCode = Number(body.toString());
@@ -324,18 +144,36 @@ export async function agentRun(socketPath: string, request: AgentRequest, hooks:
       resolve(Number.isInteger(exitCode) ? exitCode : null);
     });
   });
-  if (!(await start)) throw new AgentUnreachable("the exec agent closed the connection before starting the command");
+  const ok = await start;
+  signal?.removeEventListener("abort", giveUp);
+  if (signal?.aborted) throw signal.reason;
+  if (!ok) throw new AgentUnreachable("the exec agent closed the connection before starting the command");
   sendStdin(socket, request.stdin);
+  // A killed command is done once the agent has killed what it started, so that nothing of it
+  // outlives the answer (a fork bomb's last children, say).
+  let killed: Promise<unknown> = Promise.resolve();
   return {
-    done,
+    done: done.then(async (code) => {
+      await killed;
+      return code;
+    }),
     kill() {
-      if (finished) return; // its process group may be gone and its id reused
+      if (finished) return; // its handler may be gone and its pid reused
       socket.destroy();
-      // The agent's handler kills on a closed connection unless it is stuck behind unread stdin;
-      // a second connection makes sure.
-      if (pgid > 1) {
-        open(socketPath)
-          .then((killer) => killer.end(frame("k", String(pgid))))
+      // The handler kills on a closed connection unless it is stuck behind unread stdin; a second
+      // connection makes sure, and closes when the agent is through.
+      if (handler > 1) {
+        killed = open(socketPath)
+          .then((killer) => {
+            // A sandbox that stopped its own agent never answers: the answer waits a bounded while.
+            const giveUp = setTimeout(() => killer.destroy(), KILL_CONFIRM_MS);
+            return new Promise((resolve) => {
+              killer
+                .once("close", resolve)
+                .on("error", resolve)
+                .end(frame("k", String(handler)));
+            }).finally(() => clearTimeout(giveUp));
+          })
           .catch(() => {});
       }
     },
@@ -358,4 +196,173 @@ function sendStdin(socket: Socket, stdin: Readable | undefined): void {
   stdin.once("end", () => socket.writable && socket.write(frame("i", "")));
   stdin.once("error", () => socket.destroy());
   socket.once("close", () => stdin.resume()); // let an unread source drain instead of hanging
+}
+
+type Frame = { type: string; data: Buffer };
+
+/** A file operation's connection: its frames as they come, the socket closed when done with. */
+async function* operation(socketPath: string, first: Buffer, signal: AbortSignal | undefined): AsyncGenerator<Frame, void, undefined> {
+  const socket = await open(socketPath);
+  const abort = () => socket.destroy(signal!.reason);
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    if (signal?.aborted) throw signal.reason;
+    socket.write(first);
+    const decoder = new FrameDecoder(MAX_FRAME);
+    for await (const chunk of socket) yield* decoder.push(chunk as Buffer);
+  } finally {
+    signal?.removeEventListener("abort", abort);
+    socket.destroy();
+  }
+}
+
+/** The first frame of an operation; none at all means the agent hung up before doing anything. */
+async function firstFrame(frames: AsyncGenerator<Frame>): Promise<Frame> {
+  const next = await frames.next();
+  if (next.done) throw new AgentUnreachable("the exec agent closed the connection before starting");
+  return next.value;
+}
+
+function failure(data: Buffer): SandboxFileError {
+  const text = data.toString();
+  const space = text.indexOf(" ");
+  const errno = text.slice(0, space);
+  return new SandboxFileError(FILE_ERRORS[errno] ?? "failed", text.slice(space + 1));
+}
+
+const FILE_ERRORS: Record<string, FileErrorCode> = {
+  notreg: "not-regular",
+  "6": "not-regular", // ENXIO: a socket, or a FIFO with no reader
+  "2": "not-found", // ENOENT
+  "20": "not-directory", // ENOTDIR
+  "21": "is-directory", // EISDIR
+  "1": "denied", // EPERM
+  "13": "denied", // EACCES
+  "30": "denied", // EROFS
+  "28": "no-space", // ENOSPC
+  "122": "no-space", // EDQUOT
+};
+
+function unexpected(frame: Frame | undefined): Error {
+  return frame ? new Error(`the exec agent sent an unexpected frame "${frame.type}"`) : new Error("the exec agent hung up mid-transfer");
+}
+
+/** A regular file's size and bytes, read by the agent; its stream ends early with an error on failure. */
+export async function agentReadFile(socketPath: string, path: string, signal?: AbortSignal): Promise<{ size: number; stream: Readable }> {
+  const frames = operation(socketPath, frame("r", path), signal);
+  const head = await firstFrame(frames);
+  if (head.type === "f") throw failure(head.data);
+  if (head.type !== "s") throw unexpected(head);
+  async function* bytes() {
+    for await (const { type, data } of frames) {
+      if (type === "o") yield data;
+      else if (type === "x") return;
+      else throw type === "f" ? failure(data) : unexpected({ type, data });
+    }
+    throw unexpected(undefined);
+  }
+  return { size: Number(head.data.toString()), stream: Readable.from(bytes(), { objectMode: false }) };
+}
+
+/** Writes a regular file in the sandbox from `source`, its parents made as needed. */
+export async function agentWriteFile(socketPath: string, path: string, source: Readable, signal?: AbortSignal): Promise<void> {
+  const socket = await open(socketPath);
+  const decoder = new FrameDecoder(MAX_FRAME);
+  const answer = new Promise<Frame | undefined>((resolve, reject) => {
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        const [first] = decoder.push(chunk);
+        if (first) resolve(first);
+      } catch (err) {
+        reject(err);
+      }
+    });
+    socket.once("close", () => resolve(undefined));
+    socket.on("error", () => {});
+  });
+  const abort = () => socket.destroy();
+  signal?.addEventListener("abort", abort, { once: true });
+  try {
+    socket.write(frame("W", path));
+    const sent = (async () => {
+      for await (const chunk of source) {
+        if (socket.destroyed) return;
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+        for (let at = 0; at < bytes.length; at += STDIN_FRAME) {
+          if (!socket.write(frame("i", bytes.subarray(at, at + STDIN_FRAME)))) await drained(socket);
+        }
+      }
+      if (!socket.destroyed) socket.write(frame("i", ""));
+    })();
+    sent.catch(() => {}); // its error counts only when the agent has not answered first
+    // The agent may answer before all is sent (it could not open the file): that answer counts.
+    const reply = await Promise.race([answer, sent.then(() => answer)]);
+    if (signal?.aborted) throw signal.reason;
+    if (reply?.type === "f") throw failure(reply.data);
+    if (reply?.type !== "x") throw reply ? unexpected(reply) : new AgentUnreachable("the exec agent hung up before writing the file");
+    await sent;
+  } finally {
+    signal?.removeEventListener("abort", abort);
+    socket.destroy();
+  }
+}
+
+/** Until the socket can take more, or is closed. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off("drain", done).off("close", done);
+      resolve();
+    };
+    socket.on("drain", done).on("close", done);
+  });
+}
+
+/** What is at `path` in the sandbox (links followed there): a file, a folder, something else, or nothing. */
+export async function agentStat(socketPath: string, path: string, signal?: AbortSignal): Promise<PathKind> {
+  const frames = operation(socketPath, frame("s", path), signal);
+  try {
+    const answer = await firstFrame(frames);
+    if (answer.type === "f") {
+      const error = failure(answer.data);
+      if (error.code === "not-found" || error.code === "not-directory") return "missing";
+      throw error;
+    }
+    const kind = answer.data.toString();
+    if (answer.type !== "x" || (kind !== "file" && kind !== "dir" && kind !== "other")) throw unexpected(answer);
+    return kind;
+  } finally {
+    await frames.return(undefined);
+  }
+}
+
+/**
+ * The regular files under `dir` as the agent finds them, in batches, unsorted and unchecked (the
+ * caller bounds and checks them). Stopping the iteration ends the listing in the sandbox.
+ */
+export async function* agentListFiles(socketPath: string, dir: string, signal?: AbortSignal): AsyncGenerator<TreeEntry[], void, undefined> {
+  const frames = operation(socketPath, frame("l", dir), signal);
+  let next = await firstFrame(frames);
+  for (;;) {
+    if (next.type === "x") return;
+    if (next.type === "f") throw failure(next.data);
+    if (next.type !== "d") throw unexpected(next);
+    yield records(next.data);
+    const following = await frames.next();
+    if (following.done) throw unexpected(undefined);
+    next = following.value;
+  }
+}
+
+/** "SIZE NUL PATH NUL" records. */
+function records(data: Buffer): TreeEntry[] {
+  const entries: TreeEntry[] = [];
+  for (let at = 0; at < data.length; ) {
+    const sizeEnd = data.indexOf(0, at);
+    const pathEnd = sizeEnd < 0 ? -1 : data.indexOf(0, sizeEnd + 1);
+    if (pathEnd < 0) throw new Error("the exec agent sent a malformed listing");
+    entries.push({ size: Number(data.toString("latin1", at, sizeEnd)), path: data.subarray(sizeEnd + 1, pathEnd) });
+    at = pathEnd + 1;
+  }
+  return entries;
 }

@@ -1,16 +1,20 @@
 // One-time host set-up for local sandboxes, shared by every server on the machine (default
-// /var/lib/acontext/sandboxes): the allowlisted /etc skeleton every sandbox root is built on, the
-// read-only helper tree mounted at /.sbx (the exec agent, the seccomp filter). The sandbox never
-// sees the host /etc, /root, /home or any data dir. Sandbox set-up runs as the sandbox's own
-// unmapped uid, so every directory on the way to a sandbox must be searchable (0711); nothing here
-// is secret.
+// /var/lib/acontext/sandboxes): the allowlisted /etc skeleton every sandbox root is built on, and
+// the read-only helper tree mounted at /.sbx (the creation chain, PID 1, the exec agent, the
+// seccomp filter). The sandbox never sees the host /etc, /root, /home or any data dir. Sandbox
+// set-up runs as the sandbox's own unmapped uid, so every directory on the way to a sandbox must
+// be searchable (0711); nothing here is secret.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { AGENT_PL } from "./agent.js";
+import agent from "./agent.pl";
+import bind from "./bind.pl";
+import create from "./create.pl";
+import init from "./init.pl";
+import mount from "./mount.pl";
 import { seccompFilter } from "./seccomp.js";
 
 const run = promisify(execFile);
@@ -26,7 +30,9 @@ let helperCache: { folder: string; files: Record<string, Buffer> } | undefined;
  */
 function helperTree(): { folder: string; files: Record<string, Buffer> } {
   if (!helperCache) {
-    const files = { "seccomp.bpf": seccompFilter(), "agent.pl": Buffer.from(AGENT_PL) };
+    const perl = { "agent.pl": agent, "bind.pl": bind, "create.pl": create, "init.pl": init, "mount.pl": mount };
+    const files: Record<string, Buffer> = { "seccomp.bpf": seccompFilter() };
+    for (const [name, text] of Object.entries(perl)) files[name] = Buffer.from(text);
     const hash = createHash("sha256");
     for (const [name, content] of Object.entries(files)) hash.update(`${name}\0${content.length}\0`).update(content);
     helperCache = { folder: `helper-${hash.digest("hex").slice(0, 16)}`, files };
@@ -36,27 +42,68 @@ function helperTree(): { folder: string; files: Record<string, Buffer> } {
 
 /** /etc entries copied into the skeleton: what programs need, nothing secret. */
 const ETC_ALLOWLIST = [
-  "alternatives", "ca-certificates", "ca-certificates.conf", "ssl", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
-  "nsswitch.conf", "host.conf", "gai.conf", "protocols", "services", "networks", "ethertypes", "mime.types", "magic",
-  "magic.mime", "localtime", "timezone", "profile", "profile.d", "bash.bashrc", "environment", "inputrc", "shells",
-  "login.defs", "debian_version", "os-release", "issue", "terminfo", "skel", "python3", "perl", "xattr.conf",
-  "locale.alias", "mke2fs.conf", "iproute2", "fonts", "xml", "sgml",
+  "alternatives",
+  "ca-certificates",
+  "ca-certificates.conf",
+  "ssl",
+  "ld.so.cache",
+  "ld.so.conf",
+  "ld.so.conf.d",
+  "nsswitch.conf",
+  "host.conf",
+  "gai.conf",
+  "protocols",
+  "services",
+  "networks",
+  "ethertypes",
+  "mime.types",
+  "magic",
+  "magic.mime",
+  "localtime",
+  "timezone",
+  "profile",
+  "profile.d",
+  "bash.bashrc",
+  "environment",
+  "inputrc",
+  "shells",
+  "login.defs",
+  "debian_version",
+  "os-release",
+  "issue",
+  "terminfo",
+  "skel",
+  "python3",
+  "perl",
+  "xattr.conf",
+  "locale.alias",
+  "mke2fs.conf",
+  "iproute2",
+  "fonts",
+  "xml",
+  "sgml",
 ];
 
 export interface HostLayout {
   root: string;
   base: string;
   helper: string;
-  /** One claim file per uid range in use, across servers. */
+  /**
+   * One claim file per uid range in use (holding its sandbox's folder): machine-wide, whatever
+   * the state dir, so no two sandboxes of any servers share a range; on /run, as the ranges are
+   * free again after a reboot.
+   */
   uidClaims: string;
 }
+
+const UID_CLAIMS = "/run/acontext/uid-ranges";
 
 export function hostLayout(stateDir: string): HostLayout {
   return {
     root: stateDir,
     base: join(stateDir, `base-v${SKELETON_VERSION}`),
     helper: join(stateDir, helperTree().folder),
-    uidClaims: join(stateDir, "uid"),
+    uidClaims: process.getuid?.() === 0 ? UID_CLAIMS : join(stateDir, "uid"),
   };
 }
 
@@ -108,7 +155,9 @@ ln -s usr/bin "$H0/bin"; ln -s usr/sbin "$H0/sbin"; ln -s usr/lib "$H0/lib"; ln 
 async function assertSearchable(dir: string): Promise<void> {
   for (let current = dir; ; current = dirname(current)) {
     if (((await stat(current)).mode & 0o001) === 0) {
-      throw new Error(`${current} does not let other users pass (o+x), so sandboxes under it cannot be set up; use another ACONTEXT_SANDBOX_DIR or chmod o+x it`);
+      throw new Error(
+        `${current} does not let other users pass (o+x), so sandboxes under it cannot be set up; use another ACONTEXT_SANDBOX_DIR or chmod o+x it`,
+      );
     }
     if (current === dirname(current)) return;
   }

@@ -2,215 +2,37 @@
 // has its own shifted uid range, user/mount/pid/net/ipc/uts/cgroup namespaces, a copy-on-write
 // root over an allowlisted /etc skeleton and the host /usr, a capability-less PID 1 that keeps it
 // alive, cgroup limits where the host allows them, and an exec agent (agent.ts) that runs its
-// commands. The design, its measurements and its traps are in ../shared/reference/local-isolation.md;
-// the key rule: everything that enters a sandbox from the host runs from the read-only host tree
+// commands. The key rule: everything that enters a sandbox from the host runs from the read-only host tree
 // at /.sbx, never from files the sandbox can write.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { accessSync, constants, existsSync, openSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { closeSync, constants, existsSync, openSync } from "node:fs";
+import { mkdir, readdir, readFile, rmdir } from "node:fs/promises";
+import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { PassThrough, type Readable } from "node:stream";
-import { once } from "node:events";
-import { findOnPath } from "../../scaffold/package-manager.js";
-import { readStat, signalQuietly, sleep } from "../../scaffold/processes.js";
-import type { CreateOptions, ExecOptions, ExecResult, SandboxBackend, SandboxLimits } from "../backend.js";
-import { AgentUnreachable, agentRun, type AgentRun } from "./agent.js";
+import type { Readable } from "node:stream";
+import { readStat, signalQuietly } from "../../shared/processes.js";
+import type { CreateOptions, ExecOptions, HostCapacity, PathKind, SandboxBackend, SandboxLimits, TreeEntry } from "../backend.js";
+import { AgentUnreachable, agentListFiles, agentReadFile, agentRun, agentStat, agentWriteFile } from "./agent.js";
 import { ensureHost, type HostLayout } from "./host.js";
-
-/** Sandbox uid ranges start here, far from /etc/subuid ranges (podman uses 100000+). */
-const UID_BASE = 1_000_000;
-const UID_RANGE = 65_536;
-/** Ranges must end below 2^32 - 1. */
-const MAX_INDEX = Math.floor((2 ** 32 - 1 - UID_BASE) / UID_RANGE) - 1;
+import { startNetwork, unreachableNets } from "./network.js";
+import {
+  CGROUP_V1_CONTROLLERS,
+  cgroupsOf,
+  claimedUidRange,
+  claimUidRange,
+  createCgroups,
+  firstUid,
+  releaseUidRange,
+  removeSandboxFiles,
+  UID_RANGE,
+} from "./resources.js";
+import { localSandboxSupport, networkUnavailable } from "./support.js";
 
 /** Docker's default capability set minus mknod and net_raw, all scoped to the sandbox's user namespace. */
-const EXEC_BOUNDING_SET =
-  "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+sys_chroot,+audit_write,+setfcap";
-
-const CGROUP_V1_CONTROLLERS = ["memory", "pids", "cpu", "freezer"] as const;
-
-/**
- * Out of reach even with network: private, shared and link-local ranges (the host's LAN, cloud
- * metadata at 169.254.169.254). Unreachable routes in the sandbox's own network namespace, which
- * its commands cannot change (no CAP_NET_ADMIN); slirp4netns's 10.0.2.0/24 is more specific.
- */
-const PRIVATE_NETS = "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10";
-
-/** What the set-up scripts below share: mount(2) and its flags, for perl without modules. */
-const MOUNT_PL = `use strict;
-my ($RDONLY, $NOSUID, $NODEV, $NOEXEC, $REMOUNT, $BIND, $REC) = (1, 2, 4, 8, 32, 4096, 16384);
-sub mnt {
-    my ($source, $target, $type, $flags, $data) = @_;
-    syscall(165, $source, $target, $type, $flags, defined $data ? $data : 0) == 0 or die "acontext: mount $target: $!\\n";
-}`;
-
-/**
- * PID 1 of a sandbox, run inside its new namespaces: mounts /proc, a minimal /dev, makes
- * /proc/sys read-only, forbids nested user namespaces, points DNS at slirp4netns and fences off
- * private ranges for a sandbox with network, pivots into the sandbox root, then drops every
- * capability and only reaps orphans. One perl process (no modules) instead of ~25 short commands:
- * ~30 ms less per create. It runs the host's perl before the pivot, and nothing of the sandbox's.
- */
-const INIT_PL = `${MOUNT_PL}
-sub put { my ($file, $text) = @_; open(my $fh, ">", $file) or die "init: $file: $!\\n"; print $fh $text; close($fh) or die "init: $file: $!\\n"; }
-sub link_to { symlink($_[0], $_[1]) or die "init: symlink $_[1]: $!\\n"; }
-open(my $stat, "<", "/proc/self/stat") or die "init: /proc/self/stat: $!\\n";
-my ($hostpid) = split(" ", scalar <$stat>);
-close($stat);
-my $root = "$ENV{S}/rootfs";
-mnt($root, $root, "none", $BIND | $REC);
-chdir($root) or die "init: $root: $!\\n";
-mnt("proc", "proc", "proc", $NOSUID | $NODEV | $NOEXEC);
-mnt("tmpfs", "dev", "tmpfs", $NOSUID | $NOEXEC, "mode=755,size=64k");
-for my $device (qw(null zero full random urandom tty)) {
-    put("dev/$device", "");
-    mnt("/dev/$device", "dev/$device", "none", $BIND);
-}
-mkdir("dev/pts") and mkdir("dev/shm") or die "init: mkdir: $!\\n";
-mnt("devpts", "dev/pts", "devpts", $NOSUID | $NOEXEC, "newinstance,ptmxmode=0666,mode=620");
-link_to("pts/ptmx", "dev/ptmx");
-mnt("tmpfs", "dev/shm", "tmpfs", $NOSUID | $NODEV, "size=64m");
-link_to("/proc/self/fd", "dev/fd");
-link_to("/proc/self/fd/$_->[0]", "dev/$_->[1]") for [0, "stdin"], [1, "stdout"], [2, "stderr"];
-put("proc/sys/user/max_user_namespaces", "0\\n");
-put("etc/resolv.conf", "nameserver 10.0.2.3\\n") if $ENV{NETWORK};
-mnt("proc/sys", "proc/sys", "none", $BIND);
-mnt("none", "proc/sys", "none", $REMOUNT | $BIND | $RDONLY | $NOSUID | $NODEV | $NOEXEC);
-# (syscall() takes strings by reference: variables, not literals.)
-my ($here, $old, $detached, $name) = (".", ".oldroot", "/.oldroot", "sandbox");
-mkdir($old);
-syscall(155, $here, $old) == 0 or die "init: pivot_root: $!\\n";
-syscall(166, $detached, 2) == 0 or die "init: umount: $!\\n"; # MNT_DETACH
-rmdir($detached);
-chdir("/") or die "init: chdir /: $!\\n";
-syscall(170, $name, length $name) == 0 or die "init: sethostname: $!\\n";
-# lo up: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP.
-socket(my $sock, 2, 2, 0) or die "init: socket: $!\\n";
-my $ifreq = pack("a16 x24", "lo");
-ioctl($sock, 0x8913, $ifreq) or die "init: lo flags: $!\\n";
-my $flags = unpack("x16 s", $ifreq) | 1;
-$ifreq = pack("a16 s x22", "lo", $flags);
-ioctl($sock, 0x8914, $ifreq) or die "init: lo up: $!\\n";
-close($sock);
-if ($ENV{NETWORK}) {
-    system("/.sbx/usr/sbin/ip", "route", "add", "unreachable", $_) == 0 or die "init: route $_\\n" for split(" ", $ENV{PRIVATE_NETS});
-}
-$| = 1;
-print "READY $hostpid\\n";
-open(STDIN, "<", "/dev/null"); open(STDOUT, ">", "/dev/null"); open(STDERR, ">", "/dev/null");
-exec { "/.sbx/usr/bin/setpriv" } "setpriv", "--nnp", "--inh-caps=-all", "--bounding-set=-all", "/bin/sh", "-c", "while :; do sleep 2147483647 & wait; done";
-die "init: exec setpriv: $!\\n";`;
-
-/**
- * The start of the creation chain, before ROOT_PL in the same perl process: joins the sandbox's
- * cgroups; as root, makes the holder, a child in a new user namespace given the sandbox's uid range
- * (it keeps the namespace alive while the root is built, and prints "HOLDER <pid>"); as a user,
- * enters a user namespace that maps only that user to root (no uid range, no idmapped mounts: the
- * host /usr and the skeleton stay owned by nobody inside, so /usr is read-only). Then a private
- * mount namespace: nothing leaks into the host's mount table, everything vanishes with the sandbox.
- * In perl rather than sh + unshare + a readlink loop: ~5 fewer programs started per create.
- * The chain is one process (each step execs the next) whose child is PID 1: it gets SIGKILL when
- * the server dies (pdeathsig, set after entering the user namespace, which would reset it), and
- * unshare --kill-child takes PID 1, so the whole sandbox, with it. Later it prints, from PID 1,
- * "READY <host pid>".
- */
-const CREATE_PL = `
-my ($CLONE_NEWNS, $CLONE_NEWUSER, $PRIVATE) = (0x20000, 0x10000000, 1 << 18);
-sub put { my ($file, $text) = @_; open(my $fh, ">", $file) or die "root: $file: $!\\n"; print $fh $text; close($fh) or die "root: $file: $!\\n"; }
-put("$_/cgroup.procs", "$$\\n") for split(" ", $ENV{CGROUPS});
-$| = 1;
-if ($ENV{B}) {
-    pipe(my $ready, my $tell) or die "root: pipe: $!\\n";
-    my $holder = fork();
-    die "root: fork: $!\\n" unless defined $holder;
-    if ($holder == 0) {
-        close($ready);
-        syscall(272, $CLONE_NEWUSER) == 0 or die "root: unshare user: $!\\n";
-        close($tell);
-        select(undef, undef, undef, 600); # until the server kills it, once PID 1 is up
-        exit(0);
-    }
-    close($tell);
-    # End of file on the pipe: the holder is in its namespace (or gone; the maps then fail).
-    sysread($ready, my $byte, 1);
-    put("/proc/$holder/$_", "0 $ENV{B} $ENV{RANGE}\\n") for qw(uid_map gid_map);
-    print "HOLDER $holder\\n";
-    $ENV{H} = $holder;
-} else {
-    my ($uid, $gid) = ($<, $( + 0);
-    syscall(272, $CLONE_NEWUSER) == 0 or die "root: unshare user: $!\\n";
-    put("/proc/self/setgroups", "deny");
-    put("/proc/self/uid_map", "0 $uid 1\\n");
-    put("/proc/self/gid_map", "0 $gid 1\\n");
-}
-syscall(272, $CLONE_NEWNS) == 0 or die "root: unshare mount: $!\\n";
-mnt("none", "/", "none", $REC | $PRIVATE);`;
-
-/**
- * The creation chain: CREATE_PL, then in its private mount namespace the sandbox's root, then PID 1 in
- * new namespaces: a size-capped tmpfs for the writable layers; overlays over the skeleton and the
- * host /usr (as root, idmapped into the sandbox's uid range with open_tree + mount_setattr +
- * move_mount: util-linux 2.39 has `mount -o X-mount.idmap`, Debian 12 has 2.38); the read-only
- * helper tree at /.sbx. One perl process (no modules) instead of a dozen `mount` commands.
- */
-const ROOT_PL = `${MOUNT_PL}${CREATE_PL}
-sub idmapped {
-    my ($userns, $source, $target) = @_;
-    my ($empty, $AT_FDCWD) = ("", -100);
-    # open_tree(OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE), mount_setattr(MOUNT_ATTR_IDMAP), move_mount.
-    my $fd = syscall(428, $AT_FDCWD, $source, 1 | 02000000 | 0x8000);
-    die "root: open_tree $source: $!\\n" if $fd < 0;
-    my $attr = pack("Q Q Q Q", 0x100000, 0, 0, fileno($userns));
-    syscall(442, $fd, $empty, 0x1000 | 0x8000, $attr, length $attr) == 0 or die "root: mount_setattr $source: $!\\n";
-    syscall(429, $fd, $empty, $AT_FDCWD, $target, 4) == 0 or die "root: move_mount $target: $!\\n";
-    syscall(3, $fd);
-}
-my ($S, $base, $holder) = ($ENV{S}, $ENV{BASE}, $ENV{H});
-mnt("acontext-disk", "$S/disk", "tmpfs", 0, "size=$ENV{DISK},mode=0755");
-mkdir("$S/disk/$_") or die "root: mkdir $_: $!\\n" for qw(root.u root.w usr.u usr.w);
-my ($root_lower, $usr_lower) = ($base, "/usr");
-if ($holder) {
-    chown($ENV{B}, $ENV{B}, "$S/disk/root.u", "$S/disk/usr.u") == 2 or die "root: chown: $!\\n";
-    open(my $userns, "<", "/proc/$holder/ns/user") or die "root: user namespace of $holder: $!\\n";
-    ($root_lower, $usr_lower) = ("$S/l-root", "$S/l-usr");
-    idmapped($userns, $base, $root_lower);
-    idmapped($userns, "/usr", $usr_lower);
-}
-mnt("acontext-root", "$S/rootfs", "overlay", 0, "lowerdir=$root_lower,upperdir=$S/disk/root.u,workdir=$S/disk/root.w");
-mnt("acontext-usr", "$S/rootfs/usr", "overlay", 0, "lowerdir=$usr_lower,upperdir=$S/disk/usr.u,workdir=$S/disk/usr.w");
-mnt($ENV{HELPER}, "$S/rootfs/.sbx", "none", $BIND);
-mnt("/usr", "$S/rootfs/.sbx/usr", "none", $BIND);
-mnt("$base/etc", "$S/rootfs/.sbx/etc", "none", $BIND);
-mnt("none", "$S/rootfs/$_", "none", $REMOUNT | $BIND | $RDONLY | $NODEV | $NOSUID) for qw(.sbx/usr .sbx/etc .sbx);
-chdir("$S/rootfs") or die "root: $S/rootfs: $!\\n";
-my @init = ("/usr/bin/setpriv", "--pdeathsig", "KILL", "/usr/bin/unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup",
-    "--fork", "--kill-child", "--propagation", "private", "--", "/usr/bin/perl", "-e", $ENV{INIT_PL});
-unshift(@init, "/usr/bin/nsenter", "--user=/proc/$holder/ns/user", "--") if $holder;
-exec { $init[0] } @init or die "root: exec $init[0]: $!\\n";`;
-
-/**
- * Run as root on the host, first in the agent's chain: joins the sandbox's cgroups, binds the
- * agent's socket in the sandbox's state dir (which the sandbox cannot see), root-only, and execs
- * the rest of the chain with it as fd 3. No modules: each costs milliseconds of start-up.
- */
-const BIND_PL = `use strict;
-for my $cgroup (split(" ", $ENV{CGROUPS})) {
-    open(my $procs, ">", "$cgroup/cgroup.procs") or die "agent: $cgroup: $!\\n";
-    syswrite($procs, "$$\\n") or die "agent: joining $cgroup: $!\\n";
-    close($procs);
-}
-chdir($ENV{S}) or die "agent: $ENV{S}: $!\\n";
-unlink("agent.sock");
-$^F = 3;
-socket(my $s, 1, 1, 0) or die "agent: socket: $!\\n"; # AF_UNIX, SOCK_STREAM
-my $mask = umask(077);
-bind($s, pack("S Z*", 1, "agent.sock")) or die "agent: bind: $!\\n";
-umask($mask);
-listen($s, 128) or die "agent: listen: $!\\n";
-if (fileno($s) != 3) { syscall(33, fileno($s), 3) == 3 or die "agent: dup2: $!\\n"; }
-exec { $ARGV[0] } @ARGV or die "agent: exec $ARGV[0]: $!\\n";`;
+const EXEC_BOUNDING_SET = "-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,+net_bind_service,+sys_chroot,+audit_write,+setfcap";
 
 const MAX_PARALLEL_BUILDS = 8;
 
@@ -256,8 +78,10 @@ interface WarmSandbox {
 
 export class LocalBackend implements SandboxBackend {
   readonly name = "local";
+  readonly capabilities = { tty: true };
   readonly isolation: string;
   readonly limits: Record<string, string>;
+  readonly caveats: string[];
   readonly networkUnavailable: string | undefined;
   /** Root: uid ranges, idmapped mounts, cgroups. Otherwise one uid, and rlimits. */
   private readonly privileged: boolean;
@@ -288,44 +112,37 @@ export class LocalBackend implements SandboxBackend {
     this.cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
     this.privileged = process.getuid?.() === 0;
     this.cgroups = this.privileged && CGROUP_V1_CONTROLLERS.every((c) => existsSync(join(this.cgroupRoot, c)));
-    this.networkUnavailable = !findOnPath("slirp4netns")
-      ? "network for local sandboxes needs slirp4netns on the server's machine (apt-get install slirp4netns)"
-      : !this.privileged && !usable("/dev/net/tun")
-        ? "network for an ordinary user's sandboxes needs /dev/net/tun to be usable by that user (most systems make it 0666)"
-        : undefined;
+    this.networkUnavailable = networkUnavailable(this.privileged);
     this.isolation = this.privileged
       ? "all namespaces, an own range of 65536 host uids, seccomp, no capabilities outside"
       : "all namespaces, mapped to your own uid (no root: no uid range, /usr read-only), seccomp";
     // Without cgroups (an ordinary user, or a host without cgroup v1 controllers): rlimits.
+    const why = this.privileged ? "no cgroup v1 memory, pids and cpu controllers on this host" : "no cgroups for an ordinary user";
     this.limits = this.cgroups
       ? { memory: "cgroup", pids: "cgroup", cpu: "cgroup", disk: "tmpfs size" }
       : {
           memory: "rlimit per process (RLIMIT_DATA)",
           pids: "rlimit per sandbox (RLIMIT_NPROC)",
-          cpu: `not enforced (${this.privileged ? "no cgroup v1 cpu controller here" : "no cgroups without root"})`,
+          cpu: `not enforced (${why})`,
           disk: "tmpfs size",
         };
+    this.caveats = this.cgroups
+      ? []
+      : [
+          `memory is limited per process (RLIMIT_DATA: private memory; shared mappings are not counted), not for the whole sandbox: ${why}`,
+          `cpu is not limited: ${why}`,
+        ];
   }
 
-  /**
-   * Whether this machine can run local sandboxes: Linux with user namespaces; as root with
-   * everything, as an ordinary user where the kernel lets users make namespaces.
-   */
+  /** Whether this machine can run local sandboxes, and why not. */
   static supported(): { ok: boolean; reason?: string } {
-    if (process.platform !== "linux") return { ok: false, reason: "local sandboxes need Linux namespaces" };
-    const max = Number(readIfExists("/proc/sys/user/max_user_namespaces") ?? "0");
-    if (!max) return { ok: false, reason: "user namespaces are disabled (sysctl user.max_user_namespaces=0)" };
-    if (process.getuid?.() === 0) return { ok: true };
-    const probe = spawnSync("unshare", ["--user", "--map-root-user", "--mount", "--pid", "--net", "--fork", "true"], { stdio: "ignore" });
-    if (probe.status !== 0) {
-      return {
-        ok: false,
-        reason:
-          "this kernel does not let ordinary users make namespaces (sysctl kernel.unprivileged_userns_clone, or " +
-          "kernel.apparmor_restrict_unprivileged_userns on Ubuntu); run the server as root, or allow them",
-      };
-    }
-    return { ok: true };
+    return localSandboxSupport();
+  }
+
+  async capacity(): Promise<HostCapacity> {
+    const pidMax = Number((await readFile("/proc/sys/kernel/pid_max", "utf8")).trim());
+    // The writable layer is a tmpfs: memory.
+    return { memoryBytes: totalmem(), pids: pidMax, cpus: availableParallelism(), diskBytes: totalmem() };
   }
 
   async create({ id, network, limits }: CreateOptions): Promise<void> {
@@ -379,25 +196,24 @@ export class LocalBackend implements SandboxBackend {
     const host = await this.prepare();
     const dir = join(this.sandboxesDir, key);
     await mkdir(join(dir, "rootfs"), { recursive: true });
-    const index = this.privileged ? await this.claimIndex(host, dir) : 0;
+    const index = this.privileged ? await claimUidRange(host.uidClaims, dir) : 0;
     await mkdir(join(dir, "l-root"));
     await mkdir(join(dir, "l-usr"));
     await mkdir(join(dir, "disk"));
-    const cgroups = this.cgroups ? await this.createCgroups(key, limits) : [];
+    const cgroups = this.cgroups ? await createCgroups(this.cgroupRoot, key, limits) : [];
 
-    const outer = spawn("/usr/bin/perl", ["-e", ROOT_PL], {
+    const outer = spawn("/usr/bin/perl", [join(host.helper, "create.pl")], {
       env: {
         PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         S: dir,
-        B: this.privileged ? String(UID_BASE + index * UID_RANGE) : "",
+        B: this.privileged ? String(firstUid(index)) : "",
         RANGE: String(UID_RANGE),
         DISK: String(limits.diskBytes),
         BASE: host.base,
         HELPER: host.helper,
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
-        PRIVATE_NETS,
-        INIT_PL,
+        UNREACHABLE: network ? unreachableNets().join(" ") : "",
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
@@ -419,8 +235,8 @@ export class LocalBackend implements SandboxBackend {
       outer.once("exit", (code) => reject(new Error(`creating the sandbox failed (exit ${code}): ${stderr.join("").trim()}`)));
     }).catch(async (err) => {
       if (holder) signalQuietly(holder, "SIGKILL");
-      await this.removeFiles(dir, cgroups);
-      await this.releaseIndex(host, index);
+      await removeSandboxFiles(dir, cgroups);
+      await releaseUidRange(host.uidClaims, index);
       throw err;
     });
     if (holder) signalQuietly(holder, "SIGKILL");
@@ -433,8 +249,8 @@ export class LocalBackend implements SandboxBackend {
       this.destroy(box).catch(() => {});
     });
     try {
-      await this.startAgent(box);
-      if (network) await this.connect(box);
+      await this.restartAgent(box, undefined);
+      if (network) box.network = await startNetwork(box.initPid, box.dir, !this.privileged);
     } catch (err) {
       await this.destroy(box);
       throw err;
@@ -443,48 +259,47 @@ export class LocalBackend implements SandboxBackend {
   }
 
   /**
-   * Outbound network through slirp4netns: a user-mode TCP/IP stack on the host that gives the
-   * sandbox's own network namespace a tap0 (10.0.2.100, gateway 10.0.2.2, DNS 10.0.2.3) and makes
-   * its connections with ordinary host sockets. The host's loopback (this server included) stays
-   * out of reach. It runs in its own mount namespace under a seccomp filter, and dies with the
-   * server (pdeathsig) or the sandbox.
-   */
-  private async connect(box: Sandbox): Promise<void> {
-    const args = ["--pdeathsig", "KILL", "slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox", "--enable-seccomp"];
-    if (!this.privileged) args.push(`--userns-path=/proc/${box.initPid}/ns/user`);
-    // The API socket (port forwards) in the sandbox's folder, named relative to it: full paths
-    // can exceed sockaddr_un's 108 bytes.
-    args.push("--ready-fd=3", "--api-socket=slirp.sock", String(box.initPid), "tap0");
-    const slirp = spawn("setpriv", args, { cwd: box.dir, stdio: ["ignore", "ignore", "pipe", "pipe"], detached: true });
-    box.network = slirp;
-    const stderr: Buffer[] = [];
-    slirp.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
-    await new Promise<void>((resolve, reject) => {
-      (slirp.stdio[3] as Readable).once("data", () => resolve());
-      slirp.once("exit", (code) => reject(new Error(`the sandbox's network did not start (exit ${code}): ${Buffer.concat(stderr).toString().trim()}`)));
-    });
-    // Running: its later messages are dropped, not collected.
-    (slirp.stdio[3] as Readable).destroy();
-    slirp.stderr!.removeAllListeners("data").resume();
-    slirp.unref();
-  }
-
-  /**
    * Starts the sandbox's exec agent through the trusted path: join the cgroups, enter every
    * namespace with the read-only host tree as root, drop to the exec capabilities with no new
    * privileges, load the seccomp filter, set rlimits; the agent then chroots into the sandbox
-   * itself. Nothing from the sandbox's writable files runs on the way.
+   * itself. Nothing from the sandbox's writable files runs on the way. An agent still running
+   * (one that hung up on a caller) is ended first: never two at once.
    */
-  private startAgent(box: Sandbox): Promise<void> {
+  private restartAgent(box: Sandbox, failed: ChildProcess | undefined): Promise<void> {
     box.agentStart ??= (async () => {
+      // Another caller restarted it already.
+      if (box.agent !== failed) return;
+      const { helper } = await this.prepare();
+      if (failed && running(failed)) {
+        failed.ref();
+        const exited = once(failed, "exit");
+        signalQuietly(failed.pid!, "SIGKILL"); // nsenter; the agent dies with it (its pdeathsig)
+        await exited;
+      }
       const argv = [
-        "-e", BIND_PL,
-        "/usr/bin/nsenter", "-t", String(box.initPid), "-U", "-m", "-u", "-i", "-n", "-p", "-C",
+        join(helper, "bind.pl"),
+        "/usr/bin/nsenter",
+        "-t",
+        String(box.initPid),
+        "-U",
+        "-m",
+        "-u",
+        "-i",
+        "-n",
+        "-p",
+        "-C",
         // A user's namespace maps only that user, already root inside: no setgroups/setuid there.
         ...(this.privileged ? [] : ["--preserve-credentials"]),
-        `--root=/proc/${box.initPid}/root/.sbx`, `--wd=/proc/${box.initPid}/root`, "--",
-        "/usr/bin/setpriv", "--nnp", "--inh-caps=-all", `--bounding-set=${EXEC_BOUNDING_SET}`,
-        "/usr/bin/perl", "/agent.pl", "/seccomp.bpf",
+        `--root=/proc/${box.initPid}/root/.sbx`,
+        `--wd=/proc/${box.initPid}/root`,
+        "--",
+        "/usr/bin/setpriv",
+        "--nnp",
+        "--inh-caps=-all",
+        `--bounding-set=${EXEC_BOUNDING_SET}`,
+        "/usr/bin/perl",
+        "/agent.pl",
+        "/seccomp.bpf",
         // Without cgroups, rlimits: processes of the sandbox (counted in its own user namespace)
         // and memory per process.
         ...(this.cgroups ? [] : [String(box.limits.pids), String(box.limits.memoryBytes)]),
@@ -509,98 +324,82 @@ export class LocalBackend implements SandboxBackend {
     return box.agentStart;
   }
 
-  /** Runs a command through the agent; one that was killed (by sandbox code, say) is started again. */
-  private async run(id: string, options: Pick<ExecOptions, "command" | "cwd" | "env" | "stdin" | "onOutput" | "tty">): Promise<AgentRun> {
+  /**
+   * Does one thing through the sandbox's agent; an agent that is gone (killed by sandbox code,
+   * say) or hung up before doing anything is started again and the thing retried once.
+   */
+  private async withAgent<T>(id: string, operation: (socket: string) => Promise<T>): Promise<T> {
     const box = this.live(id);
-    const request = { command: options.command, cwd: options.cwd ?? "/workspace", env: { ...DEFAULT_ENV, ...options.env }, stdin: options.stdin, tty: options.tty };
-    const hooks = { onOutput: options.onOutput ?? (() => {}) };
     await box.agentStart;
+    const agent = box.agent;
     try {
-      return await agentRun(box.socket, request, hooks);
+      return await operation(box.socket);
     } catch (err) {
-      if (!(err instanceof AgentUnreachable) || !this.isRunning(id)) throw err;
-      await this.startAgent(box);
-      return agentRun(box.socket, request, hooks);
+      if (!(err instanceof AgentUnreachable) || !this.alive(box)) throw err;
+      await this.restartAgent(box, agent);
+      return operation(box.socket);
     }
   }
 
-  async exec(id: string, options: ExecOptions): Promise<ExecResult> {
-    const limit = options.maxOutputBytes ?? Infinity;
-    const seen = { stdout: 0, stderr: 0 };
-    const marked = { stdout: false, stderr: false };
-    const deliver = (name: "stdout" | "stderr", chunk: Buffer) => options.onOutput?.(name, chunk);
-    const run = await this.run(id, {
-      ...options,
-      onOutput: (name, chunk) => {
-        const room = limit - seen[name];
-        seen[name] += chunk.length;
-        if (chunk.length <= room) return deliver(name, chunk);
-        // Past the cap: keep taking output (the command must not block), say so once.
-        const pending = room > 0 ? deliver(name, chunk.subarray(0, room)) : undefined;
-        if (!marked[name]) deliver(name, Buffer.from(`\n[acontext: ${name} truncated after ${limit} bytes]\n`));
-        marked[name] = true;
-        return pending;
-      },
+  async exec(id: string, options: ExecOptions): Promise<number | null> {
+    const request = {
+      command: options.command,
+      cwd: options.cwd ?? "/workspace",
+      env: { ...DEFAULT_ENV, ...options.env },
+      stdin: options.stdin,
+      tty: options.tty,
+    };
+    const hooks = { onOutput: options.onOutput ?? (() => {}) };
+    const run = await this.withAgent(id, (socket) => agentRun(socket, request, hooks, options.signal)).catch((err: unknown) => {
+      if (options.signal?.aborted) return undefined; // given up before it started: nothing ran
+      throw err;
     });
-    let timedOut = false;
+    if (!run) return null;
     const stop = () => run.kill();
-    const timer = options.timeoutMs ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
+    if (options.signal?.aborted) stop();
     options.signal?.addEventListener("abort", stop, { once: true });
-    const code = await run.done;
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", stop);
-    if (timedOut) {
-      deliver("stderr", Buffer.from(`\n[acontext: killed after the ${options.timeoutMs! / 1000} s timeout]\n`));
-      return { exitCode: 124, timedOut };
+    try {
+      return await run.done;
+    } finally {
+      options.signal?.removeEventListener("abort", stop);
     }
-    if (code === null && !options.signal?.aborted) {
-      deliver("stderr", Buffer.from("\n[acontext: lost the command: the sandbox's exec agent was killed]\n"));
+  }
+
+  readFile(id: string, path: string, signal?: AbortSignal): Promise<{ size: number; stream: Readable }> {
+    return this.withAgent(id, (socket) => agentReadFile(socket, path, signal));
+  }
+
+  writeFile(id: string, path: string, source: Readable, signal?: AbortSignal): Promise<void> {
+    return this.withAgent(id, (socket) => agentWriteFile(socket, path, source, signal));
+  }
+
+  stat(id: string, path: string, signal?: AbortSignal): Promise<PathKind> {
+    return this.withAgent(id, (socket) => agentStat(socket, path, signal));
+  }
+
+  async *listFiles(id: string, dir: string, signal?: AbortSignal): AsyncIterable<TreeEntry[]> {
+    // The first batch through withAgent (a gone agent is restarted), the rest as they come.
+    const { listing, first } = await this.withAgent(id, async (socket) => {
+      const listing = agentListFiles(socket, dir, signal);
+      return { listing, first: await listing.next() };
+    });
+    try {
+      if (first.done) return;
+      yield first.value;
+      yield* listing;
+    } finally {
+      await listing.return(undefined);
     }
-    return { exitCode: code ?? 137, timedOut };
   }
 
-  async readFile(id: string, path: string): Promise<Readable> {
-    // `cat` inside the sandbox: the path, symlinks included, resolves in the sandbox's own root.
-    const out = new PassThrough();
-    const errors: Buffer[] = [];
-    let started: () => void = () => {};
-    const firstByte = new Promise<void>((resolve) => (started = resolve));
-    const run = await this.run(id, {
-      command: 'cat -- "$ACONTEXT_PATH"',
-      cwd: "/",
-      env: { ACONTEXT_PATH: path },
-      onOutput: (stream, chunk) => {
-        if (stream === "stderr") return void errors.push(chunk);
-        started();
-        if (!out.write(chunk)) return once(out, "drain").then(() => {});
-      },
-    });
-    out.once("close", () => run.kill()); // the reader gave up
-    const failure = () => new Error(Buffer.concat(errors).toString().trim() || `cannot read ${path}`);
-    // Report a missing or unreadable file before any byte, so callers can answer 404.
-    const first = await Promise.race([firstByte.then(() => "data" as const), run.done]);
-    if (first !== "data" && first !== 0) throw failure();
-    run.done.then((code) => (code === 0 ? out.end() : out.destroy(failure())));
-    return out;
-  }
-
-  async writeFile(id: string, path: string, source: Readable): Promise<void> {
-    const errors: Buffer[] = [];
-    const result = await this.exec(id, {
-      command: 'mkdir -p -- "$(dirname -- "$ACONTEXT_PATH")" && cat > "$ACONTEXT_PATH"',
-      cwd: "/",
-      env: { ACONTEXT_PATH: path },
-      stdin: source,
-      onOutput: (stream, chunk) => {
-        if (stream === "stderr") errors.push(chunk);
-      },
-    });
-    if (result.exitCode !== 0) throw new Error(Buffer.concat(errors).toString().trim() || `cannot write ${path}`);
-  }
-
-  isRunning(id: string): boolean {
+  async status(id: string): Promise<"running" | "gone"> {
     const box = this.sandboxes.get(id);
-    return Boolean(box && startTime(box.initPid) === box.initStart);
+    return box && this.alive(box) ? "running" : "gone";
+  }
+
+  /** PID 1 is still the process it was (field 22 of its stat guards against a reused pid). */
+  private alive(box: Sandbox): boolean {
+    return startTime(box.initPid) === box.initStart;
   }
 
   async kill(id: string): Promise<void> {
@@ -614,32 +413,39 @@ export class LocalBackend implements SandboxBackend {
     box.destroyed ??= (async () => {
       // SIGKILL to PID 1 ends the whole pid namespace; its mounts, tmpfs and overlays go with it.
       if (startTime(box.initPid) === box.initStart) signalQuietly(box.initPid, "SIGKILL");
-      if (box.network?.pid && running(box.network)) signalQuietly(box.network.pid, "SIGKILL");
+      // The host side too: slirp4netns, and the agent's nsenter, which stops itself when sandbox
+      // code stops the agent (it passes job control on) and would then never reap it.
+      for (const child of [box.network, box.agent]) if (child?.pid && running(child)) signalQuietly(child.pid, "SIGKILL");
       // Every host process of the sandbox ends before its files go (ref: a server shutting down
       // must not exit while it waits for them).
-      await Promise.all([box.outer, box.agent, box.network].map((child) => child && running(child) && (child.ref(), once(child, "exit"))));
-      await this.removeFiles(box.dir, box.cgroups);
-      await this.releaseIndex(await this.prepare(), box.index);
+      const exits = [box.outer, box.agent, box.network]
+        .filter((child) => child && running(child))
+        .map((child) => {
+          child!.ref();
+          return once(child!, "exit");
+        });
+      await Promise.all(exits);
+      await removeSandboxFiles(box.dir, box.cgroups);
+      await releaseUidRange((await this.prepare()).uidClaims, box.index);
     })();
     return box.destroyed;
   }
 
   /**
-   * Removes what sandboxes of an earlier server left: their processes died with it (pdeathsig),
-   * their state directories and empty cgroups remain. Returns the ids it cleaned.
+   * None survives its server: their processes died with it (pdeathsig). Their state directories
+   * and empty cgroups remain, and are removed here.
    */
-  async sweep(): Promise<string[]> {
+  async reconcile(): Promise<string[]> {
     const host = await this.prepare();
     const live = new Set([...this.sandboxes.values()].map((box) => box.key));
     const stale = (await readdir(this.sandboxesDir)).filter((key) => !live.has(key));
     for (const id of stale) {
       const dir = join(this.sandboxesDir, id);
-      const index = Number(await readFile(join(dir, "uid-index"), "utf8").catch(() => "0"));
-      const cgroups = this.cgroups ? CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id)) : [];
-      await this.removeFiles(dir, cgroups);
-      if (index) await this.releaseIndex(host, index);
+      const index = await claimedUidRange(dir);
+      await removeSandboxFiles(dir, this.cgroups ? cgroupsOf(this.cgroupRoot, id) : []);
+      await releaseUidRange(host.uidClaims, index);
     }
-    return stale;
+    return [];
   }
 
   /** Kills every sandbox, warm ones included, and makes no more warm ones (server shutdown). */
@@ -647,11 +453,15 @@ export class LocalBackend implements SandboxBackend {
     this.closed = true;
     const warm = this.warm.splice(0).map((entry) => entry.box.then((box) => box && this.destroy(box)));
     await Promise.all([...warm, ...[...this.sandboxes.keys()].map((id) => this.kill(id))]);
+    // This server's folder goes too when nothing is left in it (a restart makes it again).
+    if (this.sandboxesDirFd >= 0) closeSync(this.sandboxesDirFd);
+    this.sandboxesDirFd = -1;
+    await rmdir(this.sandboxesDir).catch(() => {});
   }
 
   private live(id: string): Sandbox {
     const box = this.sandboxes.get(id);
-    if (!box || !this.isRunning(id)) throw new Error(`sandbox ${id} is not running`);
+    if (!box || !this.alive(box)) throw new Error(`sandbox ${id} is not running`);
     return box;
   }
 
@@ -663,68 +473,6 @@ export class LocalBackend implements SandboxBackend {
     });
     return this.host;
   }
-
-  /**
-   * A uid range no other sandbox on the machine uses, claimed with an exclusive file (servers of
-   * other data dirs share the machine's ranges). The index is also kept in the sandbox's folder,
-   * so a sweep after a crash can release it.
-   */
-  private async claimIndex(host: HostLayout, dir: string): Promise<number> {
-    for (let index = 1; index < MAX_INDEX; index++) {
-      try {
-        await writeFile(join(host.uidClaims, String(index)), dir, { flag: "wx" });
-        await writeFile(join(dir, "uid-index"), String(index));
-        return index;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
-    }
-    throw new Error("no free uid range for another sandbox");
-  }
-
-  private async releaseIndex(host: HostLayout, index: number): Promise<void> {
-    if (index) await rm(join(host.uidClaims, String(index)), { force: true });
-  }
-
-  private async createCgroups(id: string, limits: SandboxLimits): Promise<string[]> {
-    const dirs = CGROUP_V1_CONTROLLERS.map((c) => join(this.cgroupRoot, c, "acontext", id));
-    for (const dir of dirs) await mkdir(dir, { recursive: true });
-    const [memory, pids, cpu] = dirs as [string, string, string, string];
-    await writeFile(join(memory, "memory.limit_in_bytes"), String(limits.memoryBytes));
-    await writeFile(join(pids, "pids.max"), String(limits.pids));
-    await writeFile(join(cpu, "cpu.cfs_period_us"), "100000");
-    await writeFile(join(cpu, "cpu.cfs_quota_us"), String(Math.round(limits.cpus * 100_000)));
-    return dirs;
-  }
-
-  private async removeFiles(dir: string, cgroups: string[]): Promise<void> {
-    const busy: string[] = [];
-    for (const cgroup of cgroups) {
-      // v1 cgroups stay busy for a moment after their last task exits; a straggler (a process
-      // that was exiting as PID 1 died) is killed, and one that still holds the cgroup is reported.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await rmdir(cgroup);
-          break;
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "ENOENT") break;
-          if (code !== "EBUSY") throw err;
-          if (attempt % 100 === 0) {
-            const procs = await readFile(join(cgroup, "cgroup.procs"), "utf8").catch(() => "");
-            for (const pid of procs.split("\n").filter(Boolean)) signalQuietly(Number(pid), "SIGKILL");
-          }
-          if (attempt === 2500) {
-            busy.push(cgroup);
-            break;
-          }
-          await sleep(2);
-        }
-      }
-    }
-    await rm(dir, { recursive: true, force: true });
-    if (busy.length) throw new Error(`cgroups still busy after their sandbox ended: ${busy.join(", ")}`);
-  }
 }
 
 function startTime(pid: number): string | undefined {
@@ -734,22 +482,3 @@ function startTime(pid: number): string | undefined {
 function running(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
-
-function usable(device: string): boolean {
-  try {
-    accessSync(device, constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function readIfExists(file: string): string | undefined {
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-

@@ -1,13 +1,11 @@
-// The seccomp deny-list every exec runs under, as classic BPF for x86_64, built here so it needs
-// no libseccomp; the exec agent (agent.ts) loads it.
-// Default ALLOW; EPERM for syscalls a sandbox never needs and that widen the kernel's attack
-// surface; no new namespaces through clone/unshare; ENOSYS for clone3 (glibc falls back to clone,
-// whose flags can be checked); any other ABI (i386, x32) is killed.
+// The seccomp policy (../seccomp-policy.ts) as classic BPF for x86_64, built here so it needs no
+// libseccomp; PID 1 (init.pl) and the exec agent (agent.pl) load it, and every process of a local
+// sandbox runs under it. Any other ABI (i386, x32) is killed.
+import { CLONE_NEW_FLAGS, DENIED_SYSCALLS, EAFNOSUPPORT, ENOSYS, EPERM, SOCKET_FAMILIES } from "../seccomp-policy.js";
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const X32_SYSCALL_BIT = 0x40000000;
-const EPERM = 1;
-const ENOSYS = 38;
+const CLONE_NEW_MASK = CLONE_NEW_FLAGS.reduce((mask, flag) => mask | flag, 0);
 
 const RET_KILL_PROCESS = 0x80000000;
 const RET_ERRNO = 0x00050000;
@@ -24,23 +22,10 @@ const JGE_K = 0x35;
 const JSET_K = 0x45;
 const RET_K = 0x06;
 
-/** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME. */
-export const CLONE_NEW_MASK = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080;
-
-/** x86_64 syscall numbers answered with EPERM. */
-export const DENIED_SYSCALLS: Readonly<Record<string, number>> = {
-  syslog: 103, uselib: 134, ustat: 136, vhangup: 153, pivot_root: 155, _sysctl: 156, adjtimex: 159, acct: 163,
-  settimeofday: 164, mount: 165, umount2: 166, swapon: 167, swapoff: 168, reboot: 169, iopl: 172, ioperm: 173,
-  create_module: 174, init_module: 175, delete_module: 176, get_kernel_syms: 177, query_module: 178, quotactl: 179,
-  nfsservctl: 180, lookup_dcookie: 212, clock_settime: 227, kexec_load: 246, add_key: 248, request_key: 249,
-  keyctl: 250, perf_event_open: 298, name_to_handle_at: 303, open_by_handle_at: 304, clock_adjtime: 305, setns: 308,
-  finit_module: 313, kexec_file_load: 320, bpf: 321, userfaultfd: 323, io_uring_setup: 425, io_uring_enter: 426,
-  io_uring_register: 427, open_tree: 428, move_mount: 429, fsopen: 430, fsconfig: 431, fsmount: 432, fspick: 433,
-  mount_setattr: 442,
-};
 const CLONE = 56;
 const UNSHARE = 272;
 const CLONE3 = 435;
+const SOCKET = 41;
 
 type Instruction = [code: number, jt: number, jf: number, k: number];
 
@@ -60,6 +45,12 @@ export function seccompFilter(): Buffer {
     add(JEQ_K, 0, 1, nr);
     add(RET_K, 0, 0, RET_ERRNO | EPERM);
   }
+  // socket(): allowed families only; any other (AF_VSOCK reaches the hypervisor's sockets) is EAFNOSUPPORT.
+  add(JEQ_K, 0, SOCKET_FAMILIES.length + 3, SOCKET);
+  add(LD_W_ABS, 0, 0, OFFSET_ARG0);
+  for (const [i, family] of SOCKET_FAMILIES.entries()) add(JEQ_K, SOCKET_FAMILIES.length - i, 0, family);
+  add(RET_K, 0, 0, RET_ERRNO | EAFNOSUPPORT);
+  add(RET_K, 0, 0, RET_ALLOW);
   add(JEQ_K, 0, 1, CLONE3);
   add(RET_K, 0, 0, RET_ERRNO | ENOSYS);
   // clone and unshare: allowed unless they ask for a new namespace.

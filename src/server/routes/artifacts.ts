@@ -1,23 +1,24 @@
 // /disk/{disk_id}/artifact: upsert, get, update meta, delete, download, ls, grep, glob.
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { Hono, type Context } from "hono";
-import { stream } from "hono/streaming";
-import type { SandboxBackend } from "../../sandbox/backend.js";
-import type { AppEnv, AppDeps } from "../app.js";
-import { ApiError, ok, okEmpty, parseBool, parseInteger, parseUuid, requireQuery } from "../http.js";
+import { type Context, Hono } from "hono";
+import type { ByteLimit } from "../blobs.js";
+import type { AppDeps } from "../deps.js";
+import { requireSandboxes } from "../deps.js";
+import { grepFiles } from "../grep.js";
+import { ApiError, type AppEnv, ok, okEmpty, parseBool, parseInteger, parseUuid, requireQuery, sendStream } from "../http.js";
 import { contentTypeOf, isGreppable, sniffMime } from "../mime.js";
 import { receiveUpload, requestBody } from "../multipart.js";
-import { requireSandboxes } from "./sandboxes.js";
 import { isDirectoryPath, isValidFilename, isValidPath, splitFilePath } from "../paths.js";
-import { artifactJson, RESERVED_META_KEY, type ArtifactRow } from "../store.js";
+import { checkSandboxPath } from "../sandbox-input.js";
+import { type ArtifactRow, artifactJson, RESERVED_META_KEY } from "../store.js";
 
 /** GET artifact returns `content` for text files up to this size. */
 const MAX_CONTENT_BYTES = 16 * 1024 * 1024;
-/** grep reads text files up to this size. */
+/** grep reads text files up to this size (one at a time; GREP_TIMEOUT_MS bounds the total). */
 const MAX_GREP_BYTES = 64 * 1024 * 1024;
+/** Case-insensitive as upstream; multi-line so ^ and $ anchor lines, as grep users expect. */
+const GREP_FLAGS = "im";
 
 export function artifactRoutes(deps: AppDeps) {
   const { store, blobs } = deps;
@@ -45,13 +46,29 @@ export function artifactRoutes(deps: AppDeps) {
     return row;
   };
 
+  /**
+   * What one more file on a disk may hold: the upload limit, or what is left of the disk's quota
+   * (checked per upload: two at once may pass it by one file).
+   */
+  const limitFor = (diskId: string): ByteLimit => {
+    const left = Math.max(0, deps.diskQuotaBytes - store.diskUsage(diskId));
+    if (left < deps.maxUploadBytes) {
+      return {
+        bytes: left,
+        exceeded: () => new ApiError(413, "disk quota exceeded", `the disk holds ${deps.diskQuotaBytes - left} of its ${deps.diskQuotaBytes} bytes`),
+      };
+    }
+    return { bytes: deps.maxUploadBytes, exceeded: () => new ApiError(413, "file too large", `the limit is ${deps.maxUploadBytes} bytes`) };
+  };
+
   app.post("/", async (c) => {
     const diskId = diskOf(c);
     const upload = await receiveUpload(
       c.req.header(),
       requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body),
       blobs,
-      deps.maxUploadBytes,
+      limitFor(diskId),
+      deps.maxBodyBytes,
     );
     const file = upload.file;
     try {
@@ -142,21 +159,17 @@ export function artifactRoutes(deps: AppDeps) {
     const diskId = diskOf(c);
     const query = requireQuery(c, "query");
     const limit = searchLimit(c);
-    let pattern: RegExp;
     try {
-      // Case-insensitive as upstream; multi-line so ^ and $ anchor lines, as grep users expect.
-      pattern = new RegExp(query, "im");
+      new RegExp(query, GREP_FLAGS); // a syntax error is a 400 here; matching runs in the worker
     } catch (err) {
       throw new ApiError(400, "invalid regular expression", (err as Error).message);
     }
-    const found: ReturnType<typeof artifactJson>[] = [];
-    for (const row of store.artifactsOf(diskId)) {
-      if (found.length >= limit) break;
-      if (!row.is_text || !isGreppable(row.mime) || row.size > MAX_GREP_BYTES) continue;
-      const text = await readFile(blobs.path(row.sha256), "utf8").catch(() => "");
-      if (pattern.test(text)) found.push(artifactJson(row));
-    }
-    return ok(c, found);
+    const rows = store.artifactsOf(diskId).filter((row) => row.is_text && isGreppable(row.mime) && row.size <= MAX_GREP_BYTES);
+    const matches = await grepFiles({ source: query, flags: GREP_FLAGS, files: rows.map((row) => blobs.path(row.sha256)), limit });
+    return ok(
+      c,
+      matches.map((index) => artifactJson(rows[index]!)),
+    );
   });
 
   // disk → sandbox: the artifact's bytes are written inside the sandbox (paths resolve in its root).
@@ -173,59 +186,66 @@ export function artifactRoutes(deps: AppDeps) {
     const rows = recursive ? store.artifactsOf(diskId).filter((row) => row.path.startsWith(dir)) : [store.getArtifact(diskId, dir, fields.filename)];
     if (!rows[0] && !recursive) throw new ApiError(404, "artifact not found");
     const sandboxes = requireSandboxes(deps);
-    sandboxes.running(id);
+    await sandboxes.running(id);
     const base = sandboxPath.replace(/\/+$/, "");
+    const targets = (rows as ArtifactRow[]).map((row) => ({ row, path: `${base}/${row.path.slice(dir.length)}${row.filename}` }));
+    for (const { path } of targets) checkSandboxPath(path, "sandbox_path");
     let bytes = 0;
-    for (const row of rows as ArtifactRow[]) {
+    for (const { row, path } of targets) {
       try {
-        await sandboxes.backend.writeFile(id, `${base}/${row.path.slice(dir.length)}${row.filename}`, blobs.read(row.sha256));
+        await sandboxes.writeFile(id, path, blobs.read(row.sha256), c.req.raw.signal);
       } catch (err) {
         // Upstream answers a failed transfer with 200 and success: false; we add why.
-        return ok(c, { success: false, error: (err as Error).message });
+        if (!(err instanceof ApiError) || (err.status === 404 && err.message === "sandbox not found or killed")) throw err;
+        return ok(c, { success: false, error: err.detail ?? err.message });
       }
       bytes += row.size;
     }
     return ok(c, recursive ? { success: true, files: rows.length, bytes } : { success: true });
   });
 
-  // sandbox → disk: read inside the sandbox, streamed into the blob store, then an artifact.
+  // sandbox → disk: read inside the sandbox, streamed into the blob store, then an artifact; a
+  // file over the upload limit is a 413 and stores nothing.
   // Extension: `recursive: true` and no `sandbox_filename` takes every file under `sandbox_path`
-  // and answers `{artifacts: […]}`.
+  // (listed inside the sandbox, every name checked, at most the policy's count) and answers
+  // `{artifacts: […]}`.
   app.post("/upload_from_sandbox", async (c) => {
     const diskId = parseUuid(c.req.param("diskId"));
     if (!store.hasDisk(diskId)) throw new ApiError(404, "disk not found");
     const body = await jsonOrFormBody(c);
     const recursive = body.recursive === true;
-    const fields = requireStrings(body, recursive ? ["sandbox_id", "sandbox_path", "file_path"] : ["sandbox_id", "sandbox_path", "sandbox_filename", "file_path"]);
+    const fields = requireStrings(
+      body,
+      recursive ? ["sandbox_id", "sandbox_path", "file_path"] : ["sandbox_id", "sandbox_path", "sandbox_filename", "file_path"],
+    );
     const id = parseUuid(fields.sandbox_id, "invalid sandbox_id");
     const dir = directoryField(fields.file_path);
     if (!isValidPath(dir) || (!recursive && !isValidFilename(fields.sandbox_filename))) throw new ApiError(400, "invalid file_path");
     const sandboxes = requireSandboxes(deps);
-    sandboxes.running(id);
     const base = fields.sandbox_path.replace(/\/+$/, "");
-    const files = recursive ? await filesUnder(sandboxes.backend, id, base || "/") : [fields.sandbox_filename];
+    checkSandboxPath(base || "/", "sandbox_path");
+    await sandboxes.running(id);
+    const signal = c.req.raw.signal;
+    const files = recursive ? (await sandboxes.listFiles(id, base || "/", signal)).map((file) => file.path) : [fields.sandbox_filename];
     const targets = files.map((relative) => {
       const [subdir, filename] = splitFilePath(`${dir}${relative}`);
-      if (!isValidPath(subdir) || !isValidFilename(filename)) throw new ApiError(400, "invalid file_path", `cannot store ${relative} as an artifact`);
+      if (!isValidPath(subdir) || !isValidFilename(filename))
+        throw new ApiError(400, "invalid file_path", `cannot store ${JSON.stringify(relative)} as an artifact`);
       return { source: `${base}/${relative}`, subdir, filename };
     });
     const artifacts = [];
     for (const { source, subdir, filename } of targets) {
-      let stream;
-      try {
-        stream = await sandboxes.backend.readFile(id, source);
-      } catch (err) {
-        throw new ApiError(404, "file not found in sandbox", (err as Error).message);
-      }
-      artifacts.push(await storeArtifact(diskId, subdir, filename, stream));
+      const limit = limitFor(diskId);
+      const file = await sandboxes.readFile(id, source, { limit, signal });
+      artifacts.push(await storeArtifact(diskId, subdir, filename, file.stream, limit));
       sandboxes.recordGeneratedFile(id, source);
     }
     return ok(c, recursive ? { artifacts } : artifacts[0], 201);
   });
 
   /** Stages a stream into the blob store and makes it the artifact at dir + filename. */
-  const storeArtifact = async (diskId: string, dir: string, filename: string, source: Readable) => {
-    const staged = await blobs.stage(source);
+  const storeArtifact = async (diskId: string, dir: string, filename: string, source: Readable, limit: ByteLimit) => {
+    const staged = await blobs.stage(source, limit);
     try {
       blobs.commit(staged);
     } catch (err) {
@@ -260,33 +280,26 @@ export function artifactRoutes(deps: AppDeps) {
   return app;
 }
 
-/**
- * Streams a blob as the response body with its type and length. Served by Node, the file is
- * piped straight into the socket (3× faster than through a Web stream); in-process it is a
- * Web stream.
- */
+/** A blob as the response body, with its type and length. */
 export function sendBlob(c: Context<AppEnv>, sha256: string, size: number, mime: string, deps: AppDeps, headers: Record<string, string> = {}) {
-  const all = { "Content-Type": mime || "application/octet-stream", "Content-Length": String(size), ...headers };
-  const outgoing = c.env?.outgoing;
-  if (outgoing) {
-    outgoing.writeHead(200, all);
-    pipeline(deps.blobs.read(sha256), outgoing).catch(() => outgoing.destroy());
-    return RESPONSE_ALREADY_SENT;
-  }
-  for (const [name, value] of Object.entries(all)) c.header(name, value);
-  return stream(c, async (out) => {
-    for await (const chunk of deps.blobs.read(sha256)) await out.write(chunk as Uint8Array);
-  });
+  return sendStream(c, deps.blobs.read(sha256), { "Content-Type": mime || "application/octet-stream", "Content-Length": String(size), ...headers });
 }
 
 /**
- * The upsert `file_path` field: a directory. Upstream drops a last segment without a trailing "/"
- * ("/docs" stores into "/"); we read it as the directory the caller named.
+ * The `file_path` of an upsert or upload_from_sandbox: a directory, so it ends with "/" (missing:
+ * the root). Upstream silently drops a last segment without one ("/docs" stores into "/") or
+ * stores it as given; neither is what the caller meant, so it is a 400 that says so.
  */
 export function directoryField(value: string | undefined): string {
   let dir = (value ?? "").trim() || "/";
   if (!dir.startsWith("/")) dir = `/${dir}`;
-  if (!dir.endsWith("/")) dir = `${dir}/`;
+  if (!dir.endsWith("/")) {
+    throw new ApiError(
+      400,
+      'file_path is a directory and must end with "/"',
+      `got ${JSON.stringify(value)}: did you mean ${JSON.stringify(`${dir}/`)}? (the file's own name comes from the upload)`,
+    );
+  }
   return dir;
 }
 
@@ -330,25 +343,6 @@ function requireStrings<Name extends string>(body: Record<string, unknown>, name
     out[name] = value;
   }
   return out;
-}
-
-/** Regular files under a sandbox folder, relative to it, listed inside the sandbox. */
-async function filesUnder(backend: SandboxBackend, id: string, dir: string): Promise<string[]> {
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const result = await backend.exec(id, {
-    command: 'cd -- "$P" && find . -type f -print0',
-    cwd: "/",
-    env: { P: dir },
-    onOutput: (stream, chunk) => void (stream === "stdout" ? out : err).push(chunk),
-  });
-  if (result.exitCode !== 0) throw new ApiError(404, "file not found in sandbox", Buffer.concat(err).toString().trim());
-  return Buffer.concat(out)
-    .toString()
-    .split("\0")
-    .filter(Boolean)
-    .map((path) => path.replace(/^\.\//, ""))
-    .sort();
 }
 
 /** grep/glob `limit`: 0 or absent means 100; at most 200 (upstream's binding). */

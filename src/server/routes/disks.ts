@@ -1,7 +1,7 @@
 // /disk: create, list (cursor pagination), delete.
 import { Hono } from "hono";
-import type { AppDeps, AppEnv } from "../app.js";
-import { ApiError, ok, okEmpty, parseBool, parseInteger, parseUuid } from "../http.js";
+import type { AppDeps } from "../deps.js";
+import { ApiError, type AppEnv, ok, okEmpty, parseBool, parseInteger, parseUuid } from "../http.js";
 
 export function diskRoutes(deps: AppDeps) {
   const { store, blobs } = deps;
@@ -46,7 +46,7 @@ async function userField(contentType: string | undefined, text: () => Promise<st
   } else if (/application\/x-www-form-urlencoded/i.test(contentType ?? "")) {
     user = new URLSearchParams(body).get("user") ?? undefined;
   } else {
-    throw new ApiError(400, "parameter error", "the body must be JSON ({\"user\": \"…\"}) or empty");
+    throw new ApiError(400, "parameter error", 'the body must be JSON ({"user": "…"}) or empty');
   }
   if (user === undefined || user === null || user === "") return undefined;
   if (typeof user !== "string") throw new ApiError(400, "parameter error", "user must be a string");

@@ -1,9 +1,10 @@
 // GET /api/v1/material/{token}: the public URL of an artifact, open without a key, until it expires.
-import { Hono } from "hono";
-import type { AppDeps, AppEnv } from "../app.js";
-import { ApiError } from "../http.js";
-import { sendBlob } from "./artifacts.js";
+
 import { statSync } from "node:fs";
+import { Hono } from "hono";
+import type { AppDeps } from "../deps.js";
+import { ApiError, type AppEnv } from "../http.js";
+import { sendBlob } from "./artifacts.js";
 
 export function materialRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();

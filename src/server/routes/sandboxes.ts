@@ -1,24 +1,46 @@
 // /sandbox: create, exec (buffered JSON, or streamed NDJSON), kill, logs; extensions: get, extend.
-import { Readable } from "node:stream";
-import { Hono, type Context } from "hono";
+import { Readable, Transform } from "node:stream";
+import { type Context, Hono } from "hono";
 import { stream } from "hono/streaming";
-import type { AppDeps, AppEnv } from "../app.js";
-import { ApiError, ok, parseBool, parseInteger, parseUuid } from "../http.js";
+import { EXEC_HEADER, type ExecEvent, NDJSON, RAW_STDIN, TERMINAL_BODY } from "../../protocol/exec.js";
+import { type AppDeps, requireSandboxes } from "../deps.js";
+import { ApiError, type AppEnv, ok, parseBool, parseInteger, parseUuid, requireQuery, sendStream } from "../http.js";
 import { requestBody } from "../multipart.js";
-import { DEFAULT_LIMITS, type ExecSpec, type SandboxService } from "../sandboxes.js";
+import type { ExecSpec } from "../sandboxes.js";
 import { MAX_TERMINAL_SIDE, terminalInput, terminalSize } from "../terminal.js";
 
-/** Captured output per stream in a buffered (JSON) exec answer. */
-const MAX_CAPTURED_BYTES = 10 * 1024 * 1024;
+/**
+ * A buffered (JSON) exec answer holds at most this many bytes of JSON per stream: its output is
+ * counted as JSON writes it (a control byte is six bytes, "\u0000"), so binary output cannot grow
+ * the answer past it.
+ */
+export const MAX_ANSWER_BYTES_PER_STREAM = 4 * 1024 * 1024;
+/** Buffered execs running (or sending their answers) at once, server-wide, unless configured. */
+export const DEFAULT_MAX_BUFFERED_EXECS = 32;
+/**
+ * The most bytes one output byte becomes in a JSON string: six for a control byte (\u00XX), two for
+ * the ones with short escapes (\n, \t, \", \\ …), three for a byte of 0x80 and above (one that is not
+ * valid UTF-8 becomes U+FFFD, three bytes), one otherwise.
+ */
+const JSON_COST = (() => {
+  const cost = new Uint8Array(256).fill(1);
+  cost.fill(6, 0, 0x20);
+  for (const byte of [0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x22, 0x5c]) cost[byte] = 2;
+  cost.fill(3, 0x80);
+  return cost;
+})();
 const DEFAULT_EXEC_TIMEOUT_SECONDS = 300;
 const MAX_EXEC_TIMEOUT_SECONDS = 3600;
 const DEFAULT_KEEPALIVE_SECONDS = 600;
-export const NDJSON = "application/x-ndjson";
 
 export function sandboxRoutes(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const service = () => requireSandboxes(deps);
   const sandboxId = (c: Context<AppEnv>) => parseUuid(c.req.param("id"), "invalid sandbox_id");
+  // Buffered execs hold their output until the end, and then their answer until the client has
+  // taken it: how many may do so at once bounds what they hold together.
+  const maxBuffered = deps.maxBufferedExecs ?? DEFAULT_MAX_BUFFERED_EXECS;
+  let buffered = 0;
 
   app.post("/", async (c) => {
     const body = await optionalJson(c);
@@ -29,11 +51,12 @@ export function sandboxRoutes(deps: AppDeps) {
     const created = await service().create({
       keepaliveSeconds: integerField(body, "keepalive_seconds", 1, 7 * 86400) ?? DEFAULT_KEEPALIVE_SECONDS,
       network,
+      // What is not given the service sets (the defaults, within the host).
       limits: {
-        memoryBytes: (integerField(limits, "memory_mb", 16, 65536) ?? DEFAULT_LIMITS.memoryBytes / 1024 ** 2) * 1024 ** 2,
-        pids: integerField(limits, "pids", 8, 65536) ?? DEFAULT_LIMITS.pids,
-        cpus: numberField(limits, "cpus", 0.05, 64) ?? DEFAULT_LIMITS.cpus,
-        diskBytes: (integerField(limits, "disk_mb", 16, 1024 * 1024) ?? DEFAULT_LIMITS.diskBytes / 1024 ** 2) * 1024 ** 2,
+        memoryBytes: megabytes(integerField(limits, "memory_mb", 16, 65536)),
+        pids: integerField(limits, "pids", 8, 65536),
+        cpus: numberField(limits, "cpus", 0.05, 64),
+        diskBytes: megabytes(integerField(limits, "disk_mb", 16, 1024 * 1024)),
       },
     });
     return ok(c, created, 201);
@@ -50,14 +73,14 @@ export function sandboxRoutes(deps: AppDeps) {
     ),
   );
 
-  app.get("/:id", (c) => ok(c, service().get(sandboxId(c))));
+  app.get("/:id", async (c) => ok(c, await service().get(sandboxId(c))));
 
   app.patch("/:id", async (c) => {
     const id = sandboxId(c);
     const body = await optionalJson(c);
     const seconds = integerField(body, "keepalive_longer_by_seconds", 1, 7 * 86400);
     if (seconds === undefined) throw new ApiError(400, "parameter error", "keepalive_longer_by_seconds is required");
-    return ok(c, service().extend(id, seconds));
+    return ok(c, await service().extend(id, seconds));
   });
 
   app.delete("/:id", async (c) => {
@@ -71,9 +94,9 @@ export function sandboxRoutes(deps: AppDeps) {
     // Streaming stdin: the body is the input and the exec spec travels in a header. On a terminal
     // the body is framed: typed input and the terminal's resizes.
     const contentType = c.req.header("content-type") ?? "";
-    const onTerminal = /application\/x-acontext-tty/i.test(contentType);
-    const rawStdin = onTerminal || /application\/octet-stream/i.test(contentType);
-    const header = rawStdin ? headerJson(c.req.header("x-acontext-exec")) : await optionalJson(c);
+    const onTerminal = contentType.toLowerCase().startsWith(TERMINAL_BODY);
+    const rawStdin = onTerminal || contentType.toLowerCase().startsWith(RAW_STDIN);
+    const header = rawStdin ? headerJson(c.req.header(EXEC_HEADER)) : await optionalJson(c);
     const spec = parseExecSpec(header);
     if (rawStdin) spec.stdin = requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body);
     if (onTerminal) {
@@ -86,19 +109,45 @@ export function sandboxRoutes(deps: AppDeps) {
       // An interactive session runs until it ends, up to the longest exec.
       if (header.timeout === undefined) spec.timeoutSeconds = MAX_EXEC_TIMEOUT_SECONDS;
     }
-    sandboxes.running(id);
+    await sandboxes.running(id);
 
     if (!(c.req.header("accept") ?? "").includes(NDJSON)) {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const result = await sandboxes.exec(id, {
-        ...spec,
-        maxOutputBytes: MAX_CAPTURED_BYTES,
-        onOutput: (name, chunk) => {
-          (name === "stdout" ? out : err).push(chunk);
-        },
-      });
-      return ok(c, { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), exit_code: result.exitCode });
+      if (buffered >= maxBuffered) {
+        throw new ApiError(
+          429,
+          "too many buffered execs running",
+          `this server runs at most ${maxBuffered} buffered (JSON) execs at once (--max-buffered-execs); retry when one has ended, or stream the output (Accept: ${NDJSON})`,
+        );
+      }
+      buffered++;
+      let held = true;
+      const release = () => {
+        if (held) buffered--;
+        held = false;
+      };
+      try {
+        const out: Buffer[] = [];
+        const err: Buffer[] = [];
+        const result = await sandboxes.exec(id, {
+          ...spec,
+          maxOutputBytes: MAX_ANSWER_BYTES_PER_STREAM,
+          outputCost: JSON_COST,
+          truncatedNote: (name, limit) =>
+            `\n[acontext: ${name} truncated: a JSON answer holds at most ${limit} bytes per stream, as JSON counts them (a control byte is six); stream the exec (Accept: ${NDJSON}) for all of it]\n`,
+          onOutput: (name, chunk) => {
+            (name === "stdout" ? out : err).push(chunk);
+          },
+        });
+        const answer = ok(c, { stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), exit_code: result.exitCode });
+        // The slot is held until the answer is sent (or its client gone), not just made.
+        const outgoing = c.env?.outgoing;
+        if (outgoing && !outgoing.destroyed && !outgoing.writableFinished) outgoing.once("close", release);
+        else release();
+        return answer;
+      } catch (err) {
+        release();
+        throw err;
+      }
     }
 
     // NDJSON: {"type":"stdout"|"stderr","data":"<base64>"} lines as output comes, then
@@ -113,34 +162,58 @@ export function sandboxRoutes(deps: AppDeps) {
         signal: aborted.signal,
         // Returning the write pauses the command's output until the client has taken it.
         onOutput: (name, chunk) => {
-          const line = `${JSON.stringify({ type: name, data: chunk.toString("base64") })}\n`;
+          const line = `${JSON.stringify({ type: name, data: chunk.toString("base64") } satisfies ExecEvent)}\n`;
           writes = writes.then(() => out.write(line)).then(() => {});
           return writes;
         },
       });
       await writes;
-      await out.write(`${JSON.stringify({ type: "exit", exit_code: result.exitCode, timed_out: result.timedOut })}\n`);
+      await out.write(`${JSON.stringify({ type: "exit", exit_code: result.exitCode, timed_out: result.timedOut } satisfies ExecEvent)}\n`);
     });
   });
 
-  return app;
-}
+  // Extension "sandbox-files": a sandbox's files to and from the client, moved and listed by the
+  // backend itself: regular files only, every listed name checked, within the transfer deadline.
+  // A file read ends at the size it had when opened (that is its Content-Length).
+  app.get("/:id/file", async (c) => {
+    const file = await service().readFile(sandboxId(c), requireQuery(c, "path"), { signal: c.req.raw.signal });
+    return sendStream(c, file.stream, { "Content-Type": RAW_STDIN, "Content-Length": String(file.size) });
+  });
 
-/** The sandbox service, or a 503 that says why this server has none. */
-export function requireSandboxes(deps: AppDeps): SandboxService {
-  if (!deps.sandboxes) throw new ApiError(503, "sandboxes are not available on this server", deps.sandboxesUnavailable);
-  return deps.sandboxes;
+  app.put("/:id/file", async (c) => {
+    const id = sandboxId(c);
+    const path = requireQuery(c, "path");
+    let size = 0;
+    const body = requestBody(c.env?.incoming as Readable | undefined, () => c.req.raw.body);
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    body.once("error", (err) => counted.destroy(err));
+    await service().writeFile(id, path, body.pipe(counted), c.req.raw.signal);
+    return ok(c, { path, size });
+  });
+
+  app.get("/:id/stat", async (c) => {
+    const path = requireQuery(c, "path");
+    return ok(c, { path, type: await service().stat(sandboxId(c), path, c.req.raw.signal) });
+  });
+
+  app.get("/:id/files", async (c) => ok(c, { files: await service().listFiles(sandboxId(c), requireQuery(c, "path"), c.req.raw.signal) }));
+
+  return app;
 }
 
 function parseExecSpec(body: Record<string, unknown>): ExecSpec {
   const command = body.command;
   if (typeof command !== "string" || command === "") throw new ApiError(400, "parameter error", "command is required");
+  // Types here; what may enter a sandbox (paths, names, sizes, no NUL) the service checks.
   const cwd = body.cwd;
-  if (cwd !== undefined && (typeof cwd !== "string" || !cwd.startsWith("/") || cwd.includes("\0"))) {
-    throw new ApiError(400, "parameter error", "cwd must be an absolute path");
-  }
+  if (cwd !== undefined && typeof cwd !== "string") throw new ApiError(400, "parameter error", "cwd must be an absolute path");
   const env = body.env;
-  if (env !== undefined && (typeof env !== "object" || env === null || Array.isArray(env) || Object.entries(env).some(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== "string"))) {
+  if (env !== undefined && (typeof env !== "object" || env === null || Array.isArray(env) || Object.values(env).some((v) => typeof v !== "string"))) {
     throw new ApiError(400, "parameter error", "env must be an object of NAME: string");
   }
   const stdin = body.stdin;
@@ -197,6 +270,10 @@ function integerField(body: Record<string, unknown>, name: string, min: number, 
   const value = numberField(body, name, min, max);
   if (value !== undefined && !Number.isInteger(value)) throw new ApiError(400, "parameter error", `${name} must be a whole number`);
   return value;
+}
+
+function megabytes(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : value * 1024 ** 2;
 }
 
 function booleanField(body: Record<string, unknown>, name: string): boolean | undefined {

@@ -136,9 +136,7 @@ function runtimeInfo(id: string, keepaliveSeconds: number | undefined) {
     sandbox_id: id,
     sandbox_status: "running",
     sandbox_created_at: now.toISOString(),
-    sandbox_expires_at: keepaliveSeconds
-      ? new Date(now.getTime() + keepaliveSeconds * 1000).toISOString()
-      : null,
+    sandbox_expires_at: keepaliveSeconds ? new Date(now.getTime() + keepaliveSeconds * 1000).toISOString() : null,
   };
 }
 
@@ -147,9 +145,7 @@ async function isAuthorized(request: Request, token: string): Promise<boolean> {
   const given = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
   const encoder = new TextEncoder();
   // Hash both sides so the comparison is constant-time and length-independent.
-  const [a, b] = await Promise.all(
-    [given, token].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))),
-  );
+  const [a, b] = await Promise.all([given, token].map((s) => crypto.subtle.digest("SHA-256", encoder.encode(s))));
   return crypto.subtle.timingSafeEqual(a, b);
 }
 

@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ExpectedError } from "../shared/errors.js";
 
 export interface Profile {
   base_url?: string;
@@ -25,7 +26,7 @@ export async function readProfile(): Promise<Profile | undefined> {
     const value = JSON.parse(text) as Profile;
     return typeof value === "object" && value !== null ? value : undefined;
   } catch {
-    throw new Error(`${profilePath()} is not valid JSON: fix it or run \`acontext logout\``);
+    throw new ExpectedError(`${profilePath()} (the saved login) is not valid JSON`, { hint: "fix it, or forget it: acontext logout" });
   }
 }
 

@@ -3,7 +3,8 @@
 
 export const CLOUD_BASE_URL = "https://api.acontext.app/api/v1";
 
-export type TargetSource = "flag" | "env" | "profile" | "local";
+/** Where a setting came from; "default" is the hosted cloud's URL, taken when only a key is set. */
+export type TargetSource = "flag" | "env" | "profile" | "local" | "default";
 
 export interface TargetInput {
   flags: { baseUrl?: string; apiKey?: string };
@@ -12,9 +13,7 @@ export interface TargetInput {
 }
 
 /** A remote API with everything needed to call it, or the embedded local server. */
-export type Target =
-  | { kind: "remote"; baseUrl: string; apiKey: string; baseUrlSource: TargetSource; apiKeySource: TargetSource }
-  | { kind: "local" };
+export type Target = { kind: "remote"; baseUrl: string; apiKey: string; baseUrlSource: TargetSource; apiKeySource: TargetSource } | { kind: "local" };
 
 export class TargetError extends Error {
   constructor(
@@ -32,7 +31,13 @@ export class TargetError extends Error {
  */
 export function resolveTarget(input: TargetInput): Target {
   const pick = (flag: string | undefined, env: string | undefined, profile: string | undefined) =>
-    flag ? { value: flag, source: "flag" as const } : env ? { value: env, source: "env" as const } : profile ? { value: profile, source: "profile" as const } : undefined;
+    flag
+      ? { value: flag, source: "flag" as const }
+      : env
+        ? { value: env, source: "env" as const }
+        : profile
+          ? { value: profile, source: "profile" as const }
+          : undefined;
   const baseUrl = pick(input.flags.baseUrl, input.env.ACONTEXT_BASE_URL, input.profile?.base_url);
   const apiKey = pick(input.flags.apiKey, input.env.ACONTEXT_API_KEY, input.profile?.api_key);
   if (!baseUrl && !apiKey) return { kind: "local" };
@@ -43,7 +48,7 @@ export function resolveTarget(input: TargetInput): Target {
     kind: "remote",
     baseUrl: normalizeBaseUrl(baseUrl?.value ?? CLOUD_BASE_URL),
     apiKey: apiKey.value,
-    baseUrlSource: baseUrl?.source ?? apiKey.source,
+    baseUrlSource: baseUrl?.source ?? "default",
     apiKeySource: apiKey.source,
   };
 }
@@ -64,4 +69,34 @@ export function normalizeBaseUrl(input: string): string {
   url.search = "";
   url.hash = "";
   return url.toString().replace(/\/+$/, "");
+}
+
+/** The API a target names, for messages: "the hosted cloud at https://…" or the URL itself. */
+export function describeApi(baseUrl: string): string {
+  return baseUrl === CLOUD_BASE_URL ? `the hosted cloud at ${baseUrl}` : baseUrl;
+}
+
+/** Where a URL or key came from, as the user set it. */
+export function sourceName(source: TargetSource | "data dir", what: "url" | "key"): string {
+  switch (source) {
+    case "flag":
+      return what === "url" ? "--base-url" : "--api-key";
+    case "env":
+      return what === "url" ? "ACONTEXT_BASE_URL" : "ACONTEXT_API_KEY";
+    case "profile":
+      return "acontext login";
+    default:
+      return source;
+  }
+}
+
+/** Why commands use this base URL: "from ACONTEXT_BASE_URL", or "the default: ACONTEXT_API_KEY is set without a base URL". */
+export function urlOrigin(target: { baseUrlSource: TargetSource; apiKeySource: TargetSource | "data dir" }): string {
+  if (target.baseUrlSource !== "default") return `from ${sourceName(target.baseUrlSource, "url")}`;
+  return `the default: ${sourceName(target.apiKeySource, "key")} is set without a base URL`;
+}
+
+/** The note every command prints when a key alone sends it to the hosted cloud. */
+export function keyOnlyNote(apiKeySource: TargetSource): string {
+  return `using ${describeApi(CLOUD_BASE_URL)} (${urlOrigin({ baseUrlSource: "default", apiKeySource })}; set ACONTEXT_BASE_URL for another API)`;
 }

@@ -1,7 +1,9 @@
-// Process-tree helpers for supervising a dev server that runs in its own session.
-import { readdirSync, readFileSync } from "node:fs";
+// Process and OS helpers: process trees and sessions (a dev server runs in its own), signals, ports,
+// lines of output, PATH lookups. Imports nothing of ours.
+import { accessSync, constants as fsConstants, readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { constants } from "node:os";
+import { delimiter, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 
@@ -123,4 +125,20 @@ export class LineTail {
   format(heading: string): string {
     return this.lines.length ? `${heading}\n${this.lines.map((l) => `  ${l}`).join("\n")}` : "";
   }
+}
+
+/** The absolute path of an executable named `bin` on PATH, without spawning it. */
+export function findOnPath(bin: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, bin);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, fsConstants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

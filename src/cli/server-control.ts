@@ -3,11 +3,11 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CliError } from "../cli/errors.js";
-import { say } from "../cli/output.js";
-import { sleep } from "../scaffold/processes.js";
-import { isRunning, readServerInfo, type ServerInfo } from "./info.js";
-import { DataDirBusyError, KEY_FILE, LOCK_FILE, startServer, type ServerOptions } from "./server.js";
+import { isRunning, readServerInfo, type ServerInfo } from "../server/info.js";
+import { DataDirBusyError, KEY_FILE, LOCK_FILE, type ServerOptions, startServer } from "../server/server.js";
+import { ExpectedError } from "../shared/errors.js";
+import { sleep } from "../shared/processes.js";
+import { say } from "./output.js";
 
 export interface StartResult {
   url: string;
@@ -34,15 +34,15 @@ async function startOrExplain(options: ServerOptions) {
   } catch (err) {
     if (err instanceof DataDirBusyError) {
       const info = readServerInfo(options.dataDir);
-      throw new CliError(`${err.message}${info ? ` at ${info.url}` : ""}`, {
+      throw new ExpectedError(`${err.message}${info ? ` at ${info.url}` : ""}`, {
         hint: "use that server, stop it with `acontext server stop`, or choose another --data-dir",
       });
     }
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new CliError(`port ${options.port} on ${options.host} is already in use`, { hint: "choose another with --port" });
+      throw new ExpectedError(`port ${options.port} on ${options.host} is already in use`, { hint: "choose another with --port (or ACONTEXT_SERVER_PORT)" });
     }
     if ((err as NodeJS.ErrnoException).code === "EACCES" || (err as NodeJS.ErrnoException).code === "EADDRNOTAVAIL") {
-      throw new CliError(`cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`, { hint: "check --host and --port" });
+      throw new ExpectedError(`cannot listen on ${options.host}:${options.port}: ${(err as Error).message}`, { hint: "check --host and --port" });
     }
     throw err;
   }
@@ -55,7 +55,7 @@ async function startOrExplain(options: ServerOptions) {
 export async function startDetached(argv: string[], dataDir: string, apiKey: string | undefined): Promise<StartResult> {
   const running = readServerInfo(dataDir);
   if (running) {
-    throw new CliError(`an acontext server (pid ${running.pid}) is already running at ${running.url}`, {
+    throw new ExpectedError(`an acontext server (pid ${running.pid}) is already running at ${running.url}`, {
       hint: "stop it with `acontext server stop`, or choose another --data-dir",
     });
   }
@@ -77,7 +77,7 @@ export async function startDetached(argv: string[], dataDir: string, apiKey: str
     // Lost a race with another command starting the same server: wait for that one instead.
     if (exited !== null && !lockedByLiveServer(dataDir)) {
       const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n  ");
-      throw new CliError(`the server exited with code ${exited} while starting:\n  ${tail}`, { hint: `the whole log is ${logFile}` });
+      throw new ExpectedError(`the server exited with code ${exited} while starting:\n  ${tail}`, { hint: `the whole log is ${logFile}` });
     }
     await sleep(50);
   }
@@ -96,20 +96,27 @@ export async function stopServer(dataDir: string): Promise<ServerInfo | undefine
   return info;
 }
 
+/** How many sandboxes the server of a data dir runs (warm ones not counted); 0 when none runs or it does not say. */
+export async function runningSandboxes(dataDir: string): Promise<number> {
+  if (!readServerInfo(dataDir)) return 0;
+  const status = await serverStatus(dataDir).catch(() => undefined);
+  return Number((status?.sandboxes as { running?: number } | undefined)?.running ?? 0);
+}
+
 /** The status a running server reports about itself. */
 export async function serverStatus(dataDir: string): Promise<Record<string, unknown>> {
   const info = readServerInfo(dataDir);
   if (!info) {
-    throw new CliError(`no acontext server is running for ${dataDir}`, { hint: "start one: acontext server start --detach" });
+    throw new ExpectedError(`no acontext server is running for ${dataDir}`, { hint: "start one: acontext server start --detach" });
   }
   const response = await fetch(`${info.url}/api/v1/server/status`, { headers: { authorization: `Bearer ${info.api_key}` } }).catch((err: Error) => {
-    throw new CliError(`the server (pid ${info.pid}) does not answer at ${info.url}: ${err.message}`, {
+    throw new ExpectedError(`the server (pid ${info.pid}) does not answer at ${info.url}: ${err.message}`, {
       hint: "stop it with `acontext server stop` and start it again",
     });
   });
   const body = (await response.json().catch(() => ({}))) as { data?: Record<string, unknown>; msg?: string };
   if (!response.ok || !body.data) {
-    throw new CliError(`the server at ${info.url} answered ${response.status} ${body.msg ?? ""}`.trim(), {
+    throw new ExpectedError(`the server at ${info.url} answered ${response.status} ${body.msg ?? ""}`.trim(), {
       hint: "stop it with `acontext server stop` and start it again",
     });
   }

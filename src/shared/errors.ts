@@ -9,21 +9,24 @@ export const EXIT = {
   terminated: 143,
 } as const;
 
-/** An expected problem: printed as one line plus an optional `hint:` line, never a stack. */
-export class CliError extends Error {
+/**
+ * An expected problem, for any layer to throw: the CLI prints it as one line plus an optional
+ * `hint:` line, never a stack, and exits with `exitCode`.
+ */
+export class ExpectedError extends Error {
   readonly hint: string | undefined;
   readonly exitCode: number;
 
   constructor(message: string, options: { hint?: string; exitCode?: number; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
-    this.name = "CliError";
+    this.name = "ExpectedError";
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? EXIT.failure;
   }
 }
 
 /** Bad flags or arguments: exit code 2. */
-export class UsageError extends CliError {
+export class UsageError extends ExpectedError {
   constructor(message: string, hint?: string) {
     super(message, { hint, exitCode: EXIT.usage });
     this.name = "UsageError";
@@ -31,7 +34,7 @@ export class UsageError extends CliError {
 }
 
 /** The user cancelled (Ctrl-C at a prompt, or a signal): not a crash. */
-export class CancelledError extends CliError {
+export class CancelledError extends ExpectedError {
   /** `signal`: the signal's name, as a trapped AbortSignal's `reason` holds it (default SIGINT). */
   constructor(signal: unknown = "SIGINT") {
     super("cancelled", { exitCode: signal === "SIGTERM" ? EXIT.terminated : EXIT.interrupted });

@@ -17,6 +17,11 @@ export const EXTENSIONS = [
   "exec-tty",
   /** download_to_sandbox / upload_from_sandbox with `recursive: true`: a whole folder in one call. */
   "transfer-tree",
+  /**
+   * GET/PUT /sandbox/{id}/file?path= (a file's raw bytes), GET /sandbox/{id}/files?path= (the files
+   * under a folder) and GET /sandbox/{id}/stat?path= (`{type: "file"|"dir"|"other"|"missing"}`).
+   */
+  "sandbox-files",
 ] as const;
 
 export type Extension = (typeof EXTENSIONS)[number];
