@@ -81,6 +81,8 @@ export interface SandboxBackend {
   readonly isolation: string;
   /** Why `network: true` cannot be had here, if it cannot. */
   readonly networkUnavailable: string | undefined;
+  /** What `network: true` gives and keeps out of reach, in a sentence (for the server's status). */
+  readonly networkDescription: string;
   /** Each limit and how it is enforced here, e.g. { memory: "cgroup", cpu: "not enforced (…)" }. */
   readonly limits: Record<string, string>;
   /** What a sandbox asks for but does not get here, a sentence each (empty when every limit holds for the whole sandbox). */

@@ -112,8 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
               backend: sandboxes.backend.name,
               isolation: sandboxes.backend.isolation,
               limits: sandboxes.backend.limits,
-              network:
-                sandboxes.backend.networkUnavailable ?? "off by default; network: true gives outbound access through slirp4netns, not to the host's loopback",
+              network: sandboxes.backend.networkUnavailable ?? sandboxes.backend.networkDescription,
               warm: options.warmSandboxes,
               ...sandboxes.counts(),
               max: sandboxes.policy.maxSandboxes,

@@ -37,8 +37,8 @@ export function serviceOver(backend: SandboxBackend, policy: Partial<SandboxPoli
   return {
     service,
     logs,
-    async create(limits: SandboxLimits, keepaliveSeconds = 3600): Promise<string> {
-      return (await service.create({ keepaliveSeconds, network: false, limits })).sandbox_id;
+    async create(limits: SandboxLimits, { keepaliveSeconds = 3600, network = false } = {}): Promise<string> {
+      return (await service.create({ keepaliveSeconds, network, limits })).sandbox_id;
     },
     async run(id: string, command: string, options: { stdin?: Readable; timeoutSeconds?: number; maxOutputBytes?: number } = {}) {
       const out: Buffer[] = [];

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DOCKER_ENGINE, TEST_IMAGE } from "../helpers/backends.js";
+import { DOCKER_ENGINE, DOCKER_NETWORK, TEST_IMAGE } from "../helpers/backends.js";
 import { freePort, runCli, useTempDirs } from "../helpers/cli.js";
 import { needs } from "../helpers/requirements.js";
 import { call, type ServerProcess, startServerProcess, TEST_KEY } from "../helpers/server.js";
@@ -58,6 +58,32 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect((await containersOf(server)).some((container) => container.name.endsWith(sandbox))).toBe(false);
     // The warm one goes with the server.
     expect(await server.kill("SIGTERM")).toMatchObject({ exitCode: 0 });
+  });
+
+  const network = needs(
+    "create --network through the CLI: a route out, none to the host's side of the bridge; nothing left behind, the bridge network included",
+    DOCKER_NETWORK,
+  );
+  it.skipIf(network.skip)(network.title, async () => {
+    const server = await startServerProcess({ args: ARGS });
+    const env = { HOME: await tempDir(), ACONTEXT_BASE_URL: `${server.url}/api/v1`, ACONTEXT_API_KEY: TEST_KEY };
+    const cli = (args: string[]) => runCli(args, { cwd: env.HOME, env });
+    const status = (await call(server, "GET", "/server/status")).body.data.sandboxes;
+    expect(status.network).toMatch(/^off by default; network: true gives outbound access through the engine's bridge network acontext-/);
+    const sandbox = (await cli(["sandbox", "create", "--network"])).stdout.trim();
+    // The default route is there; the gateway (the host) is unreachable: the connect fails at once.
+    const probe = `import socket, struct
+gateway = [l.split()[2] for l in open("/proc/net/route") if l.split()[7] == "00000000"][0]
+address = socket.inet_ntoa(struct.pack("<L", int(gateway, 16)))
+print(socket.socket().connect_ex((address, 80)))`;
+    expect((await cli(["sandbox", "exec", sandbox, "--", "python3", "-c", probe])).stdout.trim()).toBe("113");
+    const projectId = (await call(server, "POST", "/disk")).body.data.project_id as string;
+    expect(await server.kill("SIGTERM")).toMatchObject({ exitCode: 0 });
+    const { connectEngine } = await import("../../src/sandbox/docker/engine.js");
+    const engine = await connectEngine();
+    if ("unavailable" in engine) throw new Error(engine.unavailable);
+    expect(await engine.docker.listContainers({ all: true, filters: { label: [`io.acontext.server=${projectId}`] } })).toEqual([]);
+    expect(await engine.docker.listNetworks({ filters: { label: [`io.acontext.server=${projectId}`] } })).toEqual([]);
   });
 
   it("exec options: stdin, env, cwd, exit codes and a timeout that ends everything the command started", async () => {

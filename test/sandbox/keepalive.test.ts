@@ -42,7 +42,7 @@ for (const under of BACKENDS_UNDER_TEST) {
     });
 
     async function sandbox(keepaliveSeconds: number): Promise<string> {
-      const id = await policy.create(LIMITS, keepaliveSeconds);
+      const id = await policy.create(LIMITS, { keepaliveSeconds });
       created.push(id);
       return id;
     }

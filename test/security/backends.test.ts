@@ -9,14 +9,29 @@ import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxBackend, SandboxLimits } from "../../src/sandbox/backend.js";
+import fenceProgram from "../../src/sandbox/docker/fence.pl";
+import { hostAddresses as hostRanges } from "../../src/sandbox/unreachable.js";
 import { BACKENDS_UNDER_TEST } from "../helpers/backends.js";
 import { needs } from "../helpers/requirements.js";
 import { serviceOver } from "../helpers/sandbox.js";
 
 const LIMITS: SandboxLimits = { memoryBytes: 256 * 1024 ** 2, pids: 64, cpus: 0.5, diskBytes: 64 * 1024 ** 2 };
+/** Tries a TCP connection to each address (argv[2:]) and then to the default gateway, at port argv[1]; prints "ADDRESS ERRNO" each. */
+const CONNECT_PROBE = `import socket, struct, sys
+port, targets = int(sys.argv[1]), sys.argv[2:]
+for line in open("/proc/net/route").readlines()[1:]:
+    fields = line.split()
+    if int(fields[7], 16) == 0 and int(fields[2], 16):
+        targets.append(socket.inet_ntoa(struct.pack("<L", int(fields[2], 16))))
+for address in targets:
+    s = socket.socket()
+    s.settimeout(5)
+    print(address, s.connect_ex((address, port)), flush=True)
+`;
+
 const noLimit = { bytes: Number.POSITIVE_INFINITY, exceeded: () => new Error("unreachable") };
 
 for (const under of BACKENDS_UNDER_TEST) {
@@ -56,6 +71,38 @@ for (const under of BACKENDS_UNDER_TEST) {
         expect(tried.exitCode).not.toBe(0);
       } finally {
         server.close();
+      }
+    });
+
+    const network = needs(
+      "with network: reaches neither the host (its gateway, its own addresses) nor another sandbox nor a private range, and cannot change its routes",
+      under.network,
+    );
+    it.skipIf(network.skip)(network.title, async () => {
+      const host = createServer((_req, res) => res.end("host"));
+      await new Promise<void>((resolve) => host.listen(0, "0.0.0.0", resolve));
+      const { port } = host.address() as { port: number };
+      try {
+        const [a, b] = [await policy.create(LIMITS, { network: true }), await policy.create(LIMITS, { network: true })];
+        // A UDP connect picks the route and the source address without sending anything.
+        const ownAddress = `python3 -c "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('198.51.100.1', 9)); print(s.getsockname()[0])"`;
+        const peer = (await policy.run(b, ownAddress)).stdout.trim();
+        expect(peer).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        const hostAddresses = hostRanges().map((range) => range.replace("/32", ""));
+        // Positive control: from the host itself, each of its addresses answers.
+        for (const address of hostAddresses) expect(await (await fetch(`http://${address}:${port}/`)).text()).toBe("host");
+        const targets = [...hostAddresses, peer, "10.1.2.3", "100.64.1.1", "169.254.169.254", "172.16.5.5", "192.168.7.7"];
+        const probe = (await policy.run(a, `python3 - ${port} ${targets.join(" ")}`, { stdin: Readable.from(CONNECT_PROBE) })).stdout;
+        const answers = probe.trim().split("\n");
+        // The targets, then the gateway; each refused or unreachable at once: never connected, never left to time out.
+        expect(answers).toHaveLength(targets.length + 1);
+        for (const answer of answers) expect(answer).toMatch(/ (101|111|113)$/);
+        // The routes are the sandbox's own, and it may not change them.
+        const undo = await policy.run(a, "perl - 198.51.100.0/24", { stdin: Readable.from(fenceProgram) });
+        expect(undo.exitCode).not.toBe(0);
+        expect(undo.stderr).toMatch(/Operation not permitted/);
+      } finally {
+        host.close();
       }
     });
 

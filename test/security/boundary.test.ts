@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SandboxLimits } from "../../src/sandbox/backend.js";
 import { LocalBackend } from "../../src/sandbox/local/local-backend.js";
-import { hostAddresses } from "../../src/sandbox/local/network.js";
+import { hostAddresses } from "../../src/sandbox/unreachable.js";
 import { ApiError } from "../../src/server/http.js";
 import { ManualClock } from "../helpers/clock.js";
 import { LOCAL_SANDBOXES, needs, ROOT, SANDBOX_NETWORK } from "../helpers/requirements.js";

@@ -1,6 +1,6 @@
 // Sandboxes as containers on the user's container engine (engine.ts), for machines where local
 // namespaces are not to be had (macOS, Windows, a locked-down Linux). Hardened by default: no
-// network, a non-root uid, every capability dropped, no new privileges, a read-only root with a
+// network unless asked (then a bridge of our own, fenced: network.ts), a non-root uid, every capability dropped, no new privileges, a read-only root with a
 // size-capped tmpfs workspace and /tmp, memory/pids/cpu limits, the sandboxes' seccomp policy
 // (seccomp-profile.ts), an init that reaps orphans. Commands run as engine execs, each marked in
 // its environment so that a reaper (reaper.pl) can end everything it started; file transfers are
@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable, type Writable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type Docker from "dockerode";
 import {
   type CreateOptions,
@@ -27,8 +27,10 @@ import {
 import { connectEngine, DEFAULT_IMAGE, type Engine, ensureImage } from "./engine.js";
 import files from "./files.sh";
 import killScript from "./kill.sh";
+import { ensureNetwork, fence } from "./network.js";
 import { Reaper } from "./reaper.js";
 import { seccompProfile } from "./seccomp-profile.js";
+import { demultiplex, drainedOrClosed, feed } from "./streams.js";
 import ttyScript from "./tty.sh";
 
 /** The uid:gid commands run as (no name needed in the image's /etc/passwd). */
@@ -61,8 +63,8 @@ export class DockerBackend implements SandboxBackend {
   readonly isolation: string;
   readonly limits = { memory: "cgroup (engine)", pids: "cgroup (engine)", cpu: "cgroup (engine)", disk: "tmpfs size (workspace and /tmp)" };
   readonly caveats: string[] = [];
-  readonly networkUnavailable =
-    "network for docker sandboxes is not offered yet (their network would be the engine's bridge, from which the host and private ranges are not yet fenced off)";
+  readonly networkUnavailable: string | undefined;
+  readonly networkDescription: string;
   readonly image: string;
   private readonly docker: Docker;
   private readonly containers = new Map<string, Docker.Container>();
@@ -72,6 +74,7 @@ export class DockerBackend implements SandboxBackend {
   private warm: WarmContainer[] = [];
   private closed = false;
   private imageReady: Promise<void> | undefined;
+  private network: Promise<string> | undefined;
   private hostCapacity: Promise<HostCapacity> | undefined;
 
   private constructor(
@@ -81,6 +84,11 @@ export class DockerBackend implements SandboxBackend {
     this.docker = engine.docker;
     this.image = options.image || DEFAULT_IMAGE;
     this.isolation = `a container per sandbox on ${engine.description}: uid 1000, no capabilities, no new privileges, read-only root, seccomp`;
+    // Podman's DNS answers on the host's side of the bridge, which the fence keeps out of reach.
+    this.networkUnavailable = engine.podman
+      ? "network for sandboxes on Podman is not offered yet: its DNS answers on the host's side of the bridge, which sandboxes may not reach"
+      : undefined;
+    this.networkDescription = `off by default; network: true gives outbound access through the engine's bridge network ${this.networkName()}, not to the host, other sandboxes or private ranges`;
   }
 
   /** The backend on the engine DOCKER_HOST names (or the default socket), or why there is none. */
@@ -103,13 +111,14 @@ export class DockerBackend implements SandboxBackend {
   }
 
   async create({ id, network, limits }: CreateOptions): Promise<void> {
-    if (network) throw new Error(this.networkUnavailable);
+    if (network && this.networkUnavailable) throw new Error(this.networkUnavailable);
+    // Warm containers have no network: one that asks for it is made now.
     const spec = JSON.stringify(limits);
-    const taken = await this.takeWarm(spec);
-    const container = taken ?? (await this.build(limits));
+    const taken = network ? undefined : await this.takeWarm(spec);
+    const container = taken ?? (await this.build(limits, network));
     await container.rename({ name: this.containerName(id) });
     this.containers.set(id, container);
-    this.refill(spec, limits);
+    if (!network) this.refill(spec, limits);
   }
 
   private async takeWarm(spec: string): Promise<Docker.Container | undefined> {
@@ -129,7 +138,7 @@ export class DockerBackend implements SandboxBackend {
     while (this.warm.length < this.options.warm) this.warm.push({ spec, container: this.build(limits).catch(() => undefined) });
   }
 
-  private async build(limits: SandboxLimits): Promise<Docker.Container> {
+  private async build(limits: SandboxLimits, network = false, ipv6Off = network): Promise<Docker.Container> {
     this.imageReady ??= ensureImage(this.engine, this.image, this.options.log ?? (() => {})).catch((err) => {
       this.imageReady = undefined;
       throw err;
@@ -137,6 +146,14 @@ export class DockerBackend implements SandboxBackend {
     await this.imageReady;
     // Podman takes "U" (chown to the container's user) where Docker takes uid/gid.
     const owner = this.engine.podman ? "U" : "uid=1000,gid=1000";
+    if (network) {
+      this.network ??= ensureNetwork(this.docker, this.networkName(), { [LABEL_SERVER]: this.options.namespace }).catch((err) => {
+        this.network = undefined;
+        throw err;
+      });
+      await this.network;
+    }
+    const securityOpt = ["no-new-privileges", `seccomp=${await this.seccomp()}`];
     const container = await this.docker.createContainer({
       name: this.containerName(`warm-${randomUUID()}`),
       Image: this.image,
@@ -147,7 +164,9 @@ export class DockerBackend implements SandboxBackend {
       Env: Object.entries(DEFAULT_ENV).map(([name, value]) => `${name}=${value}`),
       Labels: { [LABEL_SERVER]: this.options.namespace, [LABEL_SANDBOX]: "1" },
       HostConfig: {
-        NetworkMode: "none",
+        NetworkMode: network ? this.networkName() : "none",
+        // No IPv6 on the bridge: its link-local addresses would reach the host past the fence.
+        ...(ipv6Off && { Sysctls: { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" } }),
         Init: true,
         Memory: limits.memoryBytes,
         MemorySwap: limits.memoryBytes,
@@ -155,7 +174,7 @@ export class DockerBackend implements SandboxBackend {
         NanoCpus: Math.round(limits.cpus * 1e9),
         ReadonlyRootfs: true,
         CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges", `seccomp=${await this.seccomp()}`],
+        SecurityOpt: securityOpt,
         IpcMode: "private",
         Ulimits: [
           { Name: "nofile", Soft: 4096, Hard: 4096 },
@@ -171,8 +190,13 @@ export class DockerBackend implements SandboxBackend {
     });
     try {
       await container.start();
+      if (network) {
+        await fence(this.docker, container, { image: this.image, labels: { [LABEL_SERVER]: this.options.namespace }, securityOpt });
+      }
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});
+      // A kernel without IPv6 has no such setting, and no IPv6 to turn off.
+      if (ipv6Off && /disable_ipv6/.test(String(err))) return this.build(limits, network, false);
       throw err;
     }
     await this.startReaper(container);
@@ -405,6 +429,12 @@ export class DockerBackend implements SandboxBackend {
     this.closed = true;
     const warm = this.warm.splice(0).map((entry) => entry.container.then((container) => container?.remove({ force: true }).catch(() => {})));
     await Promise.all([...warm, ...[...this.containers.keys()].map((id) => this.kill(id))]);
+    // Once no container is on it (another server of the namespace may still have some).
+    if (this.network)
+      await this.docker
+        .getNetwork(this.networkName())
+        .remove()
+        .catch(() => {});
   }
 
   /** Takes back this server's containers still running for the sandboxes in `ids`; removes every other one of this server's. */
@@ -428,6 +458,11 @@ export class DockerBackend implements SandboxBackend {
     return adopted;
   }
 
+  /** The bridge network this server's sandboxes with network join. */
+  private networkName(): string {
+    return `acontext-${this.options.namespace.slice(0, 12)}-network`;
+  }
+
   /** A container's name: this server's namespace, then the sandbox id (or "warm-…"). */
   private containerName(id: string): string {
     return `acontext-${this.options.namespace.slice(0, 12)}-${id}`;
@@ -440,48 +475,4 @@ export class DockerBackend implements SandboxBackend {
   }
 }
 
-/** Until `stream` takes more, or closes; no listener is left behind either way. */
-function drainedOrClosed(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off("drain", done).off("close", done);
-      resolve();
-    };
-    stream.on("drain", done).on("close", done);
-  });
-}
-
 const FILE_ERRORS: Record<number, FileErrorCode> = { 2: "not-found", 3: "not-regular", 4: "denied", 5: "not-directory", 6: "no-space" };
-
-/** Stdin into an exec's stream, then its write side closed (the command sees end of file). */
-function feed(stream: NodeJS.ReadWriteStream & { end(): void }, stdin: Readable | undefined): void {
-  if (!stdin) {
-    stream.end();
-    return;
-  }
-  stdin.pipe(stream as unknown as Writable);
-  stdin.once("error", () => stream.end());
-}
-
-/**
- * The engine's multiplexed stream (8-byte headers: stream 1 or 2, then a 4-byte length) split
- * into stdout and stderr, at the pace `onOutput` takes it (its promise pauses the reading).
- * Frames are handed on as views of what was read, never copied; only a frame split across reads
- * is joined.
- */
-async function demultiplex(stream: AsyncIterable<unknown>, onOutput: (kind: "stdout" | "stderr", chunk: Buffer) => void | Promise<void>): Promise<void> {
-  let pending: Buffer | undefined;
-  for await (const read of stream) {
-    const chunk = pending ? Buffer.concat([pending, read as Buffer]) : (read as Buffer);
-    pending = undefined;
-    let at = 0;
-    while (chunk.length - at >= 8) {
-      const length = chunk.readUInt32BE(at + 4);
-      if (chunk.length - at < 8 + length) break;
-      const kind = chunk[at] === 2 ? "stderr" : "stdout";
-      if (length) await onOutput(kind, chunk.subarray(at + 8, at + 8 + length));
-      at += 8 + length;
-    }
-    if (at < chunk.length) pending = chunk.subarray(at);
-  }
-}

@@ -15,9 +15,10 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { readStat, signalQuietly } from "../../shared/processes.js";
 import type { CreateOptions, ExecOptions, HostCapacity, PathKind, SandboxBackend, SandboxLimits, TreeEntry } from "../backend.js";
+import { unreachableNets } from "../unreachable.js";
 import { AgentUnreachable, agentListFiles, agentReadFile, agentRun, agentStat, agentWriteFile } from "./agent.js";
 import { ensureHost, type HostLayout } from "./host.js";
-import { startNetwork, unreachableNets } from "./network.js";
+import { startNetwork } from "./network.js";
 import {
   CGROUP_V1_CONTROLLERS,
   cgroupsOf,
@@ -83,6 +84,7 @@ export class LocalBackend implements SandboxBackend {
   readonly limits: Record<string, string>;
   readonly caveats: string[];
   readonly networkUnavailable: string | undefined;
+  readonly networkDescription = "off by default; network: true gives outbound access through slirp4netns, not to the host or private ranges";
   /** Root: uid ranges, idmapped mounts, cgroups. Otherwise one uid, and rlimits. */
   private readonly privileged: boolean;
   private readonly cgroups: boolean;

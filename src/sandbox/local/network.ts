@@ -1,34 +1,8 @@
-// Outbound network for a local sandbox, and what stays out of its reach.
+// Outbound network for a local sandbox. What stays out of its reach is ../unreachable.ts, as routes
+// its PID 1 adds (slirp4netns's own 10.0.2.0/24 is more specific); the host's loopback is off in
+// slirp4netns itself (--disable-host-loopback).
 import { type ChildProcess, spawn } from "node:child_process";
-import { networkInterfaces } from "node:os";
 import type { Readable } from "node:stream";
-
-/**
- * Out of reach even with network: private, shared and link-local ranges (the host's LAN, cloud
- * metadata at 169.254.169.254), "this network", multicast and reserved ranges, and every address
- * of the host's own interfaces (hostAddresses). Unreachable routes in the sandbox's own network
- * namespace, which its commands cannot change (no CAP_NET_ADMIN); slirp4netns's 10.0.2.0/24 is
- * more specific. The host's loopback is off in slirp4netns itself (--disable-host-loopback).
- */
-const UNREACHABLE_NETS = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"];
-
-/** The routes a network sandbox's PID 1 makes unreachable, read at each create. */
-export function unreachableNets(): string[] {
-  return [...UNREACHABLE_NETS, ...hostAddresses()];
-}
-
-/**
- * The host's own IPv4 addresses, as /32s: slirp4netns makes a sandbox's connections with host
- * sockets, so without these routes a sandbox could reach host services bound to 0.0.0.0 through
- * them (sandboxes get no IPv6). Read at each create, so a later change of address is covered for
- * sandboxes made after it.
- */
-export function hostAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((address) => address?.family === "IPv4" && !address.internal)
-    .map((address) => `${address!.address}/32`);
-}
 
 /**
  * Outbound network through slirp4netns: a user-mode TCP/IP stack on the host that gives the
