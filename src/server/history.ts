@@ -1,7 +1,7 @@
 // What a sandbox ran and produced, as GET /sandbox/logs shows it (upstream's `history_commands` and
 // `generated_files`): a row per entry, appended (never a whole history rewritten), the latest
 // `limit` kept per sandbox, a command kept up to its first 4 KiB.
-import type { Db } from "./db.js";
+import { type Db, statement, unsynced } from "./db.js";
 
 /** Bytes of a command kept in its history; the rest is cut, with a marker. */
 export const MAX_STORED_COMMAND_BYTES = 4096;
@@ -13,15 +13,24 @@ export class SandboxHistory {
     private readonly limit: number,
   ) {}
 
-  /** Appends a command and drops the oldest past the limit (call it inside the exec's one transaction). */
-  addCommand(sandboxId: string, command: string, exitCode: number): void {
-    this.db.prepare("INSERT INTO sandbox_commands (sandbox_id, command, exit_code) VALUES (?, ?, ?)").run(sandboxId, storedCommand(command), exitCode);
-    this.prune("sandbox_commands", sandboxId);
+  /**
+   * An exec's one write: a running sandbox's command appended (the oldest past the limit dropped)
+   * and its idle deadline pushed out to `expiresMs`, in one transaction not waited on (unsynced);
+   * false if it is not running.
+   */
+  addCommand(sandboxId: string, command: string, exitCode: number, expiresMs: number, now: string): boolean {
+    return unsynced(this.db, () => {
+      const pushed = statement(this.db, "UPDATE sandboxes SET expires_ms = max(expires_ms, ?), updated_at = ? WHERE id = ? AND status = 'running'");
+      if (!pushed.run(expiresMs, now, sandboxId).changes) return false;
+      statement(this.db, "INSERT INTO sandbox_commands (sandbox_id, command, exit_code) VALUES (?, ?, ?)").run(sandboxId, storedCommand(command), exitCode);
+      this.prune("sandbox_commands", sandboxId);
+      return true;
+    });
   }
 
   addFile(sandboxId: string, sandboxPath: string): void {
     this.db.transaction(() => {
-      this.db.prepare("INSERT INTO sandbox_files (sandbox_id, sandbox_path) VALUES (?, ?)").run(sandboxId, sandboxPath);
+      statement(this.db, "INSERT INTO sandbox_files (sandbox_id, sandbox_path) VALUES (?, ?)").run(sandboxId, sandboxPath);
       this.prune("sandbox_files", sandboxId);
     })();
   }
@@ -42,9 +51,10 @@ export class SandboxHistory {
 
   /** Keeps a sandbox's latest `limit` rows of `table` (an index lookup, whatever the history's length). */
   private prune(table: "sandbox_commands" | "sandbox_files", sandboxId: string): void {
-    this.db
-      .prepare(`DELETE FROM ${table} WHERE sandbox_id = ? AND seq <= (SELECT seq FROM ${table} WHERE sandbox_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`)
-      .run(sandboxId, sandboxId, this.limit);
+    statement(
+      this.db,
+      `DELETE FROM ${table} WHERE sandbox_id = ? AND seq <= (SELECT seq FROM ${table} WHERE sandbox_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    ).run(sandboxId, sandboxId, this.limit);
   }
 }
 

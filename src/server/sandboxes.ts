@@ -10,7 +10,7 @@ import { type PathKind, type SandboxBackend, SandboxFileError, type SandboxLimit
 import type { ByteLimit } from "./blobs.js";
 import { type Clock, realClock } from "./clock.js";
 import { type PageOptions, queryPage } from "./cursor.js";
-import type { Db } from "./db.js";
+import { type Db, statement } from "./db.js";
 import { cappedOutput } from "./exec-output.js";
 import { SandboxHistory } from "./history.js";
 import { ApiError } from "./http.js";
@@ -219,14 +219,7 @@ export class SandboxService {
     // after the answer is on its way (before any next request is read).
     const expires = Math.max(row.expires_ms, this.clock.now() + row.keepalive_seconds * 1000);
     setImmediate(() => {
-      const updated = this.db.transaction(() => {
-        const { changes } = this.db
-          .prepare("UPDATE sandboxes SET expires_ms = max(expires_ms, ?), updated_at = ? WHERE id = ? AND status = 'running'")
-          .run(expires, this.isoNow(), id);
-        if (changes) this.history.addCommand(id, spec.command, result.exitCode);
-        return changes > 0;
-      })();
-      if (updated) this.arm(id, expires - this.clock.now());
+      if (this.history.addCommand(id, spec.command, result.exitCode, expires, this.isoNow())) this.arm(id, expires - this.clock.now());
     });
     return result;
   }
@@ -400,7 +393,7 @@ export class SandboxService {
     const row = this.row(id);
     if (row?.status !== "running") return;
     const expires = Math.max(row.expires_ms, this.clock.now() + row.keepalive_seconds * 1000);
-    this.db.prepare("UPDATE sandboxes SET expires_ms = ? WHERE id = ?").run(expires, id);
+    statement(this.db, "UPDATE sandboxes SET expires_ms = ? WHERE id = ?").run(expires, id);
     this.arm(id, expires - this.clock.now());
   }
 
@@ -425,7 +418,7 @@ export class SandboxService {
   private readonly isoNow = (): string => new Date(this.clock.now()).toISOString();
 
   private row(id: string): Row | undefined {
-    return this.db.prepare("SELECT * FROM sandboxes WHERE id = ?").get(id) as Row | undefined;
+    return statement(this.db, "SELECT * FROM sandboxes WHERE id = ?").get(id) as Row | undefined;
   }
 
   private async runtimeInfo(row: Row) {

@@ -1,7 +1,7 @@
 // Network for the docker sandboxes that ask for it: a bridge network of this server's, joined at
-// create, and fenced in each container's namespace (fence.pl) before any sandbox code runs, so that the
-// host, the other containers and the private ranges stay out of reach. Names resolve through the
-// engine's DNS inside the container (127.0.0.11, loopback: not fenced off).
+// create, and fenced in each container's namespace (fence.pl) before any sandbox code runs, so
+// that the host, the other containers and the private ranges stay out of reach. Names resolve
+// through the engine's DNS inside the container (127.0.0.11, loopback: not fenced off).
 import type Docker from "dockerode";
 import { unreachableNets } from "../unreachable.js";
 import fenceProgram from "./fence.pl";
