@@ -115,8 +115,9 @@ export class DockerBackend implements SandboxBackend {
     // Warm containers have no network: one that asks for it is made now.
     const spec = JSON.stringify(limits);
     const taken = network ? undefined : await this.takeWarm(spec);
-    const container = taken ?? (await this.build(limits, network));
-    await container.rename({ name: this.containerName(id) });
+    // A warm one is renamed after its sandbox; one made now is named so from the start.
+    if (taken) await taken.rename({ name: this.containerName(id) });
+    const container = taken ?? (await this.build(limits, { network, name: this.containerName(id) }));
     this.containers.set(id, container);
     if (!network) this.refill(spec, limits);
   }
@@ -135,10 +136,11 @@ export class DockerBackend implements SandboxBackend {
     if (this.closed || !this.options.warm) return;
     for (const stale of this.warm.filter((warm) => warm.spec !== spec)) stale.container.then((container) => container?.remove({ force: true })).catch(() => {});
     this.warm = this.warm.filter((warm) => warm.spec === spec);
-    while (this.warm.length < this.options.warm) this.warm.push({ spec, container: this.build(limits).catch(() => undefined) });
+    while (this.warm.length < this.options.warm)
+      this.warm.push({ spec, container: this.build(limits, { network: false, name: this.containerName(`warm-${randomUUID()}`) }).catch(() => undefined) });
   }
 
-  private async build(limits: SandboxLimits, network = false, ipv6Off = network): Promise<Docker.Container> {
+  private async build(limits: SandboxLimits, { network, name }: { network: boolean; name: string }, ipv6Off = network): Promise<Docker.Container> {
     this.imageReady ??= ensureImage(this.engine, this.image, this.options.log ?? (() => {})).catch((err) => {
       this.imageReady = undefined;
       throw err;
@@ -155,7 +157,7 @@ export class DockerBackend implements SandboxBackend {
     }
     const securityOpt = ["no-new-privileges", `seccomp=${await this.seccomp()}`];
     const container = await this.docker.createContainer({
-      name: this.containerName(`warm-${randomUUID()}`),
+      name,
       Image: this.image,
       Entrypoint: ["sleep"],
       Cmd: ["infinity"],
@@ -196,7 +198,7 @@ export class DockerBackend implements SandboxBackend {
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});
       // A kernel without IPv6 has no such setting, and no IPv6 to turn off.
-      if (ipv6Off && /disable_ipv6/.test(String(err))) return this.build(limits, network, false);
+      if (ipv6Off && /disable_ipv6/.test(String(err))) return this.build(limits, { network, name }, false);
       throw err;
     }
     await this.startReaper(container);
