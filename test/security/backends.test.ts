@@ -5,6 +5,7 @@
 // backend's helpers, uid ranges, cgroup files) are in escape.test.ts and boundary.test.ts.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SandboxBackend, SandboxLimits } from "../../src/sandbox/backend.js";
 import fenceProgram from "../../src/sandbox/docker/fence.pl";
-import { hostAddresses as hostRanges } from "../../src/sandbox/unreachable.js";
+import { hostNetworks, hostAddresses as hostRanges } from "../../src/sandbox/unreachable.js";
 import { BACKENDS_UNDER_TEST } from "../helpers/backends.js";
 import { needs } from "../helpers/requirements.js";
 import { serviceOver } from "../helpers/sandbox.js";
@@ -31,6 +32,41 @@ for address in targets:
     s.settimeout(5)
     print(address, s.connect_ex((address, port)), flush=True)
 `;
+
+/**
+ * Sends a UDP datagram to port argv[1] by the ways that need no route: the subnet's broadcast
+ * address, 255.255.255.255 and 224.0.0.1 from a bound source, 224.0.0.1 through IP_MULTICAST_IF.
+ * Prints "TARGET sent" or "TARGET ERRNO" each.
+ */
+const BROADCAST_PROBE = `import fcntl, socket, struct, sys
+port = int(sys.argv[1])
+name = [l.split()[0] for l in open("/proc/net/route").readlines()[1:] if int(l.split()[7], 16) == 0 and int(l.split()[2], 16)][0]
+asked = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+ask = lambda request: fcntl.ioctl(asked.fileno(), request, struct.pack("256s", name.encode()))[20:24]
+own, mask = ask(0x8915), ask(0x891b)
+broadcast = socket.inet_ntoa(bytes(a | (~m & 255) for a, m in zip(own, mask)))
+for target, bound in [(broadcast, False), ("255.255.255.255", True), ("224.0.0.1", True), ("224.0.0.1", False)]:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    if bound:
+        s.bind((socket.inet_ntoa(own), 0))
+    else:
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, own)
+    try:
+        s.sendto(b"escaped", (target, port))
+        print(target, "sent", flush=True)
+    except OSError as e:
+        print(target, e.errno, flush=True)
+`;
+
+/** An address on each of the host's networks other than its own first one: a neighbour on its LAN. */
+function hostNeighbours(): string[] {
+  return hostNetworks().map((network) => {
+    const parts = network.split("/")[0]!.split(".").map(Number);
+    parts[3]! += 1;
+    return parts.join(".");
+  });
+}
 
 const noLimit = { bytes: Number.POSITIVE_INFINITY, exceeded: () => new Error("unreachable") };
 
@@ -75,7 +111,7 @@ for (const under of BACKENDS_UNDER_TEST) {
     });
 
     const network = needs(
-      "with network: reaches neither the host (its gateway, its own addresses) nor another sandbox nor a private range, and cannot change its routes",
+      "with network: reaches neither the host (its gateway, addresses, LAN) nor another sandbox nor a private range, by unicast, broadcast or multicast, and cannot change its routes",
       under.network,
     );
     it.skipIf(network.skip)(network.title, async () => {
@@ -91,12 +127,34 @@ for (const under of BACKENDS_UNDER_TEST) {
         const hostAddresses = hostRanges().map((range) => range.replace("/32", ""));
         // Positive control: from the host itself, each of its addresses answers.
         for (const address of hostAddresses) expect(await (await fetch(`http://${address}:${port}/`)).text()).toBe("host");
-        const targets = [...hostAddresses, peer, "10.1.2.3", "100.64.1.1", "169.254.169.254", "172.16.5.5", "192.168.7.7"];
+        const targets = [...hostAddresses, ...hostNeighbours(), peer, "10.1.2.3", "100.64.1.1", "169.254.169.254", "172.16.5.5", "192.168.7.7"];
         const probe = (await policy.run(a, `python3 - ${port} ${targets.join(" ")}`, { stdin: Readable.from(CONNECT_PROBE) })).stdout;
         const answers = probe.trim().split("\n");
         // The targets, then the gateway; each refused or unreachable at once: never connected, never left to time out.
         expect(answers).toHaveLength(targets.length + 1);
         for (const answer of answers) expect(answer).toMatch(/ (101|111|113)$/);
+        // Broadcast and multicast, which go out without a route lookup, reach no host socket
+        // either: what arrives at a UDP socket on the host's 0.0.0.0 is only the host's own
+        // datagrams, sent before and after the sandbox's.
+        const arrived: string[] = [];
+        const udp = createSocket("udp4");
+        const heard = () => new Promise<void>((resolve) => udp.once("message", () => resolve()));
+        udp.on("message", (message) => arrived.push(message.toString()));
+        await new Promise<void>((resolve) => udp.bind(0, "0.0.0.0", resolve));
+        const udpPort = udp.address().port;
+        let tried = "";
+        try {
+          for (const control of ["before", "after"]) {
+            const got = heard();
+            udp.send(control, udpPort, "127.0.0.1");
+            await got;
+            if (control === "before") tried = (await policy.run(a, `python3 - ${udpPort}`, { stdin: Readable.from(BROADCAST_PROBE) })).stdout;
+          }
+          expect(tried.trim().split("\n")).toHaveLength(4);
+          expect(arrived).toEqual(["before", "after"]);
+        } finally {
+          udp.close();
+        }
         // The routes are the sandbox's own, and it may not change them.
         const undo = await policy.run(a, "perl - 198.51.100.0/24", { stdin: Readable.from(fenceProgram) });
         expect(undo.exitCode).not.toBe(0);

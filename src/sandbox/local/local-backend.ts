@@ -18,7 +18,7 @@ import type { CreateOptions, ExecOptions, HostCapacity, PathKind, SandboxBackend
 import { unreachableNets } from "../unreachable.js";
 import { AgentUnreachable, agentListFiles, agentReadFile, agentRun, agentStat, agentWriteFile } from "./agent.js";
 import { ensureHost, type HostLayout } from "./host.js";
-import { startNetwork } from "./network.js";
+import { SLIRP_NETWORK, startNetwork } from "./network.js";
 import {
   CGROUP_V1_CONTROLLERS,
   cgroupsOf,
@@ -215,7 +215,7 @@ export class LocalBackend implements SandboxBackend {
         HELPER: host.helper,
         CGROUPS: cgroups.join(" "),
         NETWORK: network ? "1" : "",
-        UNREACHABLE: network ? unreachableNets().join(" ") : "",
+        UNREACHABLE: network ? unreachableNets(SLIRP_NETWORK).join(" ") : "",
       },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,

@@ -4,6 +4,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 
+/** slirp4netns's own network in the sandbox (tap0): no range of the host's may shadow it. */
+export const SLIRP_NETWORK = "10.0.2.0/24";
+
 /**
  * Outbound network through slirp4netns: a user-mode TCP/IP stack on the host that gives the
  * sandbox's own network namespace (of PID 1, `initPid`) a tap0 (10.0.2.100, gateway 10.0.2.2, DNS
