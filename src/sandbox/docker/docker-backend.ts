@@ -1,8 +1,9 @@
 // Sandboxes as containers on the user's container engine (engine.ts), for machines where local
 // namespaces are not to be had (macOS, Windows, a locked-down Linux). Hardened by default: no
-// network unless asked (then a bridge of our own, fenced: network.ts), a non-root uid, every capability dropped, no new privileges, a read-only root with a
-// size-capped tmpfs workspace and /tmp, memory/pids/cpu limits, the sandboxes' seccomp policy
-// (seccomp-profile.ts), an init that reaps orphans. Commands run as engine execs, each marked in
+// network unless asked (then a bridge of our own, fenced: network.ts), a non-root uid, every
+// capability dropped, no new privileges, a read-only root with a size-capped tmpfs workspace and
+// /tmp, memory/pids/cpu limits, the sandboxes' seccomp policy (seccomp-profile.ts), an init that
+// reaps orphans. Commands run as engine execs, each marked in
 // its environment so that a reaper (reaper.pl) can end everything it started; file transfers are
 // execs of files.sh, which runs the image's own programs (the read-only root keeps the sandbox
 // from replacing them). Each container is named after its sandbox and labelled with this
