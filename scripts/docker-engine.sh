@@ -82,7 +82,10 @@ podman_start() {
   # runc (crun refuses hybrid cgroups), no rlimits asked above the host's, no journald.
   printf '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$PODMAN_CONF"
   if ! curl -fsS --unix-socket "$PODMAN_SOCKET" http://engine/_ping >/dev/null 2>&1; then
-    CONTAINERS_CONF=$PODMAN_CONF setsid podman system service --time=0 "unix://$PODMAN_SOCKET" >>/tmp/acontext-podman.log 2>&1 < /dev/null &
+    # From a folder of its own: conmon 2.1 writes an "oom" file into its working directory when a
+    # container is OOM-killed (containers/conmon#504), which would land in the checkout.
+    mkdir -p /run/acontext-podman
+    (cd /run/acontext-podman && CONTAINERS_CONF=$PODMAN_CONF exec setsid podman system service --time=0 "unix://$PODMAN_SOCKET" >>/tmp/acontext-podman.log 2>&1 < /dev/null) &
     echo $! > /tmp/acontext-podman.pid
     for _ in $(seq 300); do curl -fsS --unix-socket "$PODMAN_SOCKET" http://engine/_ping >/dev/null 2>&1 && break; sleep 0.1; done
   fi
