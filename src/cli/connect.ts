@@ -8,7 +8,7 @@ import { ExpectedError } from "../shared/errors.js";
 import { DEFAULT_SERVER_PORT, defaultDataDir } from "./defaults.js";
 import { say, style } from "./output.js";
 import { readProfile } from "./profile.js";
-import { describeApi, keyOnlyNote, resolveTarget, sourceName, TargetError, type TargetSource, urlOrigin } from "./target.js";
+import { describeApi, keyOnlyNote, resolveTarget, sourceName, type TargetSource, urlOrigin } from "./target.js";
 
 export interface TargetFlags {
   baseUrl?: string;
@@ -22,13 +22,7 @@ export interface Connection {
 }
 
 export async function connect(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
-  let target: ReturnType<typeof resolveTarget>;
-  try {
-    target = resolveTarget({ flags, env, profile: await readProfile() });
-  } catch (err) {
-    if (err instanceof TargetError) throw new ExpectedError(err.message, { hint: err.hint, exitCode: 2 });
-    throw err;
-  }
+  const target = resolveTarget({ flags, env, profile: await readProfile() });
   if (target.kind === "remote") {
     // A key alone means the hosted cloud: said every time, so it is never a surprise.
     if (target.baseUrlSource === "default") say(style("dim", keyOnlyNote(target.apiKeySource)));

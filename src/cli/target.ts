@@ -1,6 +1,8 @@
 // Which Acontext API a command talks to, and where that choice came from. Pure: the caller
 // gathers flags, environment and the saved profile; `resolveTarget` applies the precedence.
 
+import { UsageError } from "../shared/errors.js";
+
 export const CLOUD_BASE_URL = "https://api.acontext.app/api/v1";
 
 /** Where a setting came from; "default" is the hosted cloud's URL, taken when only a key is set. */
@@ -15,13 +17,9 @@ export interface TargetInput {
 /** A remote API with everything needed to call it, or the embedded local server. */
 export type Target = { kind: "remote"; baseUrl: string; apiKey: string; baseUrlSource: TargetSource; apiKeySource: TargetSource } | { kind: "local" };
 
-export class TargetError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-  }
+/** A bad URL or a missing key: a usage error (exit 2) with its hint, wherever it comes from. */
+export class TargetError extends UsageError {
+  declare readonly hint: string;
 }
 
 /**

@@ -11,14 +11,8 @@ export function loginCommand(): Command {
     .action(async (flags: { apiKey?: string; baseUrl?: string }) => {
       const apiKey = flags.apiKey ?? process.env.ACONTEXT_API_KEY;
       if (!apiKey) throw new UsageError("login needs an API key", "acontext login --api-key sk-ac-… (or set ACONTEXT_API_KEY)");
-      const { CLOUD_BASE_URL, normalizeBaseUrl, TargetError } = await import("../target.js");
-      let baseUrl: string;
-      try {
-        baseUrl = normalizeBaseUrl(flags.baseUrl ?? CLOUD_BASE_URL);
-      } catch (err) {
-        if (err instanceof TargetError) throw new UsageError(err.message, err.hint);
-        throw err;
-      }
+      const { CLOUD_BASE_URL, normalizeBaseUrl } = await import("../target.js");
+      const baseUrl = normalizeBaseUrl(flags.baseUrl ?? CLOUD_BASE_URL);
       const { AcontextClient } = await import("../../client/client.js");
       const { explain } = await import("../connect.js");
       const connection = {

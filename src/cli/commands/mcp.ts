@@ -1,11 +1,11 @@
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import { EXIT, UsageError } from "../../shared/errors.js";
+import { EXIT } from "../../shared/errors.js";
 import { addTargetOptions, withApi } from "../api.js";
 import { parseDurationFlag } from "../flags.js";
 import { print, say } from "../output.js";
 import { readProfile } from "../profile.js";
-import { resolveTarget, TargetError } from "../target.js";
+import { resolveTarget } from "../target.js";
 
 interface Flags {
   disk?: string;
@@ -88,13 +88,7 @@ async function serve(flags: Flags, version: string): Promise<number> {
 async function printConfig(flags: Flags): Promise<void> {
   const { configSnippet, CONFIG_FILES } = await import("../../mcp/config.js");
   const client = flags.printConfig === true ? "claude" : (flags.printConfig as "claude" | "cursor" | "vscode");
-  let target: ReturnType<typeof resolveTarget>;
-  try {
-    target = resolveTarget({ flags, env: process.env, profile: await readProfile() });
-  } catch (err) {
-    if (err instanceof TargetError) throw new UsageError(err.message, err.hint);
-    throw err;
-  }
+  const target = resolveTarget({ flags, env: process.env, profile: await readProfile() });
   // What the server needs and would not find by itself: a URL and key given here (a login's
   // profile it reads itself), and the local server's settings from the environment.
   const env: Record<string, string> = {};

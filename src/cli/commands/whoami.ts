@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import { UsageError } from "../../shared/errors.js";
 import { defaultDataDir } from "../defaults.js";
 import { print, printJson } from "../output.js";
 
@@ -22,15 +21,9 @@ Examples:
     .option("--api-key <key>", "as commands would get it")
     .option("--json", "print JSON")
     .action(async (flags: { baseUrl?: string; apiKey?: string; json?: boolean }) => {
-      const { resolveTarget, TargetError } = await import("../target.js");
+      const { resolveTarget } = await import("../target.js");
       const { readProfile } = await import("../profile.js");
-      let target: ReturnType<typeof resolveTarget>;
-      try {
-        target = resolveTarget({ flags, env: process.env, profile: await readProfile() });
-      } catch (err) {
-        if (err instanceof TargetError) throw new UsageError(err.message, err.hint);
-        throw err;
-      }
+      const target = resolveTarget({ flags, env: process.env, profile: await readProfile() });
       let info: Record<string, unknown>;
       if (target.kind === "remote") {
         info = {
