@@ -7,6 +7,9 @@ import { unreachableNets } from "../unreachable.js";
 import fenceProgram from "./fence.pl";
 import { demultiplex } from "./streams.js";
 
+/** How long the fence's helper may take (it makes a few netlink requests). */
+const FENCE_TIMEOUT_MS = 30_000;
+
 /** The bridge network of this server's sandboxes, made if missing; its name. */
 export async function ensureNetwork(docker: Docker, name: string, labels: Record<string, string>): Promise<string> {
   const found = await docker.listNetworks({ filters: { name: [name] } });
@@ -48,7 +51,12 @@ export async function fence(
   });
   try {
     await container.start();
-    const { StatusCode } = (await container.wait()) as { StatusCode: number };
+    // A few netlink requests: bounded all the same, so a create can never hang on it.
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the sandbox's network fence did not finish in ${FENCE_TIMEOUT_MS / 1000} s`)), FENCE_TIMEOUT_MS);
+    });
+    const { StatusCode } = (await Promise.race([container.wait(), timedOut]).finally(() => clearTimeout(timer))) as { StatusCode: number };
     if (StatusCode !== 0) {
       const log: Buffer[] = [];
       await demultiplex([await container.logs({ stdout: true, stderr: true, follow: false })], (_kind, chunk) => void log.push(chunk));
